@@ -1,0 +1,31 @@
+# Two entry points that set everything up on a fresh machine:
+#   make demo   build the built-in data set, train the attention network on it, evaluate it
+#   make test   run the test suite
+# Both create (or reuse) the virtual environment in .venv from requirements*.txt.
+
+PYTHON_BASE ?= python3
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+DEMO_DIR ?= runs/demo
+DATA_DIR ?= data/synthetic
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONUNBUFFERED := 1
+
+.PHONY: demo test venv clean-demo
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-test.txt
+	$(PYTHON_BASE) -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+test: venv
+	$(PYTHON) -m pytest tests -q
+
+demo: venv
+	$(PYTHON) demo.py --data-dir $(DATA_DIR) --out $(DEMO_DIR)
+
+clean-demo:
+	rm -rf $(DEMO_DIR)

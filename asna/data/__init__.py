@@ -1,0 +1,1 @@
+"""Dataset preparation (real layouts and the built-in set), HDF5 files and the input pipeline."""

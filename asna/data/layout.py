@@ -1,0 +1,166 @@
+"""The one HDF5 layout every prepared set uses, and a streaming writer for it.
+
+Datasets of a prepared file (N pairs of S x S images):
+
+* ``x``          (N, 2, S, S, 3) uint8 RGB; index 0 the reference, 1 the distorted image
+* ``y``          (N,) float32 standardised target, ``(mos - mean) / std`` of its source
+* ``mos``        (N,) float32 raw score on the dataset's own scale
+* ``dist_name``  (N,) UTF-8 strings: the distorted image's file name
+* ``ref_id``     (N,) UTF-8 strings: the reference's id; splits never share one
+* ``source``     (N,) UTF-8 strings from ``SOURCES``
+
+File attributes: ``standardization`` (JSON object ``{source: [mean, std]}``),
+``image_size``, ``split_seed``, ``split`` (``train`` / ``val``), ``layout_version``.
+
+The writer streams: pairs are appended to chunked, resizable datasets, so memory
+does not grow with the number of pairs. It writes under a hidden temporary name
+and renames only when the file is complete, so an interrupted run never leaves a
+file that looks finished and never touches a file that was already there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from asna.errors import UserError
+
+LAYOUT_VERSION = 1
+SOURCES = ("tid2008", "tid2013", "pieapp", "pipal", "synthetic")
+REFERENCE, DISTORTED = 0, 1
+STRING_DTYPE = h5py.string_dtype(encoding="utf-8")
+REQUIRED_DATASETS = ("x", "y", "mos", "dist_name", "ref_id", "source")
+
+
+def temporary_path(path: Path) -> Path:
+    """The hidden name a file is written under before it is complete."""
+    return path.with_name(f".{path.name}.partial")
+
+
+class PairWriter:
+    """Append pairs to a new prepared HDF5 file; rename it into place on success.
+
+    Use as a context manager. ``standardization`` maps each source to
+    ``(mean, std)``; ``y`` is computed from it, so the two can never disagree.
+    """
+
+    def __init__(self, path: str | os.PathLike, image_size: int,
+                 standardization: dict[str, tuple[float, float]], split: str,
+                 split_seed: int, compression: str | None = None,
+                 buffer_pairs: int = 64, extra_attributes: dict[str, Any] | None = None):
+        self.path = Path(path)
+        self.image_size = int(image_size)
+        self.standardization = {k: [float(v[0]), float(v[1])] for k, v in standardization.items()}
+        for source in self.standardization:
+            if source not in SOURCES:
+                raise ValueError(f"unknown source {source!r}")
+        self.split = split
+        self.split_seed = int(split_seed)
+        self.compression = compression
+        self.buffer_pairs = buffer_pairs
+        self.extra_attributes = extra_attributes or {}
+        self.count = 0
+        self._file: h5py.File | None = None
+        self._buffer: list[tuple[np.ndarray, np.ndarray, float, str, str, str]] = []
+
+    def __enter__(self) -> "PairWriter":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._temporary = temporary_path(self.path)
+        self._file = h5py.File(self._temporary, "w")
+        size = self.image_size
+        self._file.create_dataset("x", shape=(0, 2, size, size, 3), maxshape=(None, 2, size, size, 3),
+                                  dtype=np.uint8, chunks=(1, 2, size, size, 3),
+                                  compression=self.compression)
+        for name, dtype in (("y", np.float32), ("mos", np.float32), ("dist_name", STRING_DTYPE),
+                            ("ref_id", STRING_DTYPE), ("source", STRING_DTYPE)):
+            self._file.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(4096,))
+        return self
+
+    def append(self, reference: np.ndarray, distorted: np.ndarray, mos: float,
+               dist_name: str, ref_id: str, source: str) -> None:
+        """Queue one pair (uint8 RGB S x S x 3 each); written in small blocks."""
+        expected = (self.image_size, self.image_size, 3)
+        for image in (reference, distorted):
+            if image.shape != expected or image.dtype != np.uint8:
+                raise ValueError(f"{dist_name}: expected a uint8 image of shape {expected}, "
+                                 f"got {image.dtype} {image.shape}")
+        if source not in self.standardization:
+            raise ValueError(f"{dist_name}: source {source!r} has no standardisation")
+        self._buffer.append((reference, distorted, float(mos), dist_name, ref_id, source))
+        if len(self._buffer) >= self.buffer_pairs:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._buffer:
+            return
+        assert self._file is not None
+        start, n = self.count, len(self._buffer)
+        for name in REQUIRED_DATASETS:
+            self._file[name].resize(start + n, axis=0)
+        pairs = np.stack([np.stack([r, d]) for r, d, *_ in self._buffer])
+        self._file["x"][start:start + n] = pairs
+        mos = np.array([b[2] for b in self._buffer], dtype=np.float32)
+        sources = [b[5] for b in self._buffer]
+        mean = np.array([self.standardization[s][0] for s in sources], dtype=np.float64)
+        std = np.array([self.standardization[s][1] for s in sources], dtype=np.float64)
+        self._file["mos"][start:start + n] = mos
+        self._file["y"][start:start + n] = ((mos.astype(np.float64) - mean) / std).astype(np.float32)
+        self._file["dist_name"][start:start + n] = [b[3] for b in self._buffer]
+        self._file["ref_id"][start:start + n] = [b[4] for b in self._buffer]
+        self._file["source"][start:start + n] = sources
+        self.count += n
+        self._buffer.clear()
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        assert self._file is not None
+        try:
+            if exc_type is None:
+                self._flush()
+                attributes = self._file.attrs
+                attributes["standardization"] = json.dumps(self.standardization)
+                attributes["image_size"] = self.image_size
+                attributes["split"] = self.split
+                attributes["split_seed"] = self.split_seed
+                attributes["layout_version"] = LAYOUT_VERSION
+                for key, value in self.extra_attributes.items():
+                    attributes[key] = value
+        finally:
+            self._file.close()
+            self._file = None
+        if exc_type is None:
+            os.replace(self._temporary, self.path)
+        else:
+            self._temporary.unlink(missing_ok=True)
+
+
+def open_pairs(path: str | os.PathLike) -> h5py.File:
+    """Open a prepared file read-only, checking that it has the project's layout."""
+    path = str(path)
+    if not os.path.isfile(path):
+        raise UserError(f"{path}: file not found")
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as error:
+        raise UserError(f"{path}: not a readable HDF5 file ({error})") from None
+    missing = [name for name in REQUIRED_DATASETS if name not in handle]
+    if missing or "standardization" not in handle.attrs:
+        handle.close()
+        what = ", ".join(missing) if missing else "the standardization attribute"
+        raise UserError(f"{path}: not a prepared pair file (missing {what})")
+    return handle
+
+
+def read_standardization(handle: h5py.File) -> dict[str, tuple[float, float]]:
+    """The ``{source: (mean, std)}`` map stored in a prepared file."""
+    raw = json.loads(handle.attrs["standardization"])
+    return {source: (float(v[0]), float(v[1])) for source, v in raw.items()}
+
+
+def decode_strings(values: np.ndarray) -> list[str]:
+    """h5py returns stored strings as bytes; give them back as str."""
+    return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values]

@@ -1,0 +1,131 @@
+"""Training the learned ranker: the original recipe and a faster one.
+
+The original recipe (2,000,000 fixed vectors, 100 epochs, Adam 1e-3 dropped
+x0.1 every 30 epochs, batch 1024) takes about a day on two CPU cores. Drawing
+fresh vectors every epoch and decaying the learning rate along a cosine lets a
+short run see as many distinct vectors as the long one without over-fitting.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from asna.ranker.data import make_rank_vectors
+from asna.ranker.models import build_ranker
+
+
+@dataclass
+class RankerRecipe:
+    """Everything that decides how a ranker is trained."""
+
+    architecture: str = "original"
+    num_data: int = 2_000_000
+    length: int = 16
+    epochs: int = 100
+    batch_size: int = 1024
+    learning_rate: float = 1e-3
+    schedule: str = "step"  # "step": x0.1 every 30 epochs (original); "cosine": cosine decay to 0
+    fresh_data: bool = False  # draw new training vectors every epoch
+    val_fraction: float = 0.2
+    seed: int = 0
+    max_minutes: float = 0.0  # 0 = no time limit
+
+
+class FreshRankVectors(keras.utils.PyDataset):
+    """Batches of rank vectors; with ``fresh`` a new set is drawn after every epoch."""
+
+    def __init__(self, num_vectors: int, length: int, batch_size: int, seed: int, fresh: bool):
+        super().__init__()
+        self.num_vectors, self.length, self.batch_size = num_vectors, length, batch_size
+        self.fresh = fresh
+        self.rng = np.random.default_rng(seed)
+        self._draw()
+
+    def _draw(self) -> None:
+        self.vectors, self.ranks = make_rank_vectors(self.num_vectors, self.length, self.rng)
+
+    def __len__(self) -> int:
+        return math.ceil(self.num_vectors / self.batch_size)
+
+    def __getitem__(self, index: int):
+        window = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        return self.vectors[window], self.ranks[window]
+
+    def on_epoch_end(self) -> None:
+        if self.fresh:
+            self._draw()
+        else:
+            order = self.rng.permutation(self.num_vectors)
+            self.vectors, self.ranks = self.vectors[order], self.ranks[order]
+
+
+class StopAfterMinutes(keras.callbacks.Callback):
+    """End training cleanly at the first epoch end after a wall-clock budget."""
+
+    def __init__(self, minutes: float):
+        super().__init__()
+        self.seconds = minutes * 60.0
+        self.start = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.seconds > 0 and time.monotonic() - self.start > self.seconds:
+            print(f"\ntime budget of {self.seconds / 60:.1f} min reached after epoch {epoch + 1}")
+            self.model.stop_training = True
+
+
+def learning_rate_for(recipe: RankerRecipe, steps_per_epoch: int):
+    """The optimiser's learning rate (a schedule object for cosine decay)."""
+    if recipe.schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(recipe.learning_rate,
+                                                      decay_steps=recipe.epochs * steps_per_epoch)
+    return recipe.learning_rate
+
+
+def step_decay_callback(recipe: RankerRecipe) -> keras.callbacks.Callback:
+    """The original schedule: x0.1 every 30 epochs."""
+    return keras.callbacks.LearningRateScheduler(
+        lambda epoch: recipe.learning_rate * 0.1 ** (epoch // 30))
+
+
+def train_ranker(recipe: RankerRecipe, out: str | os.PathLike) -> keras.Model:
+    """Train a ranker and keep the best one on validation at ``out`` (``.keras``).
+
+    The best model is written under a temporary name and renamed when training
+    ends, so an interrupted run never replaces a good ranker with a partial one.
+    An interrupted run resumes from its last finished epoch when started again
+    with the same ``out`` (Keras' BackupAndRestore).
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(recipe.seed)
+    num_val = int(recipe.num_data * recipe.val_fraction)
+    num_train = recipe.num_data - num_val
+    val_vectors, val_ranks = make_rank_vectors(num_val, recipe.length,
+                                               np.random.default_rng(recipe.seed + 1))
+    train_data = FreshRankVectors(num_train, recipe.length, recipe.batch_size,
+                                  seed=recipe.seed + 2, fresh=recipe.fresh_data)
+    model = build_ranker(recipe.architecture, recipe.length)
+    optimizer = keras.optimizers.Adam(learning_rate_for(recipe, len(train_data)))
+    model.compile(optimizer=optimizer, loss="mae")
+    partial = out.with_name(f".{out.stem}.partial.keras")
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(out.with_name(f".{out.stem}.backup"))),
+        keras.callbacks.ModelCheckpoint(str(partial), monitor="val_loss", save_best_only=True),
+        keras.callbacks.CSVLogger(str(out.with_suffix(".log.csv"))),
+        StopAfterMinutes(recipe.max_minutes),
+    ]
+    if recipe.schedule == "step":
+        callbacks.append(step_decay_callback(recipe))
+    model.fit(train_data, epochs=recipe.epochs, validation_data=(val_vectors, val_ranks),
+              validation_batch_size=8192, callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
+    if partial.exists():
+        os.replace(partial, out)
+    return keras.models.load_model(out, compile=False)

@@ -1,0 +1,63 @@
+"""The loss matches its formula on hand-computed numbers, for both rankers."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from asna.config import load_config
+from asna.errors import UserError
+from asna.losses import SurrogateRankingLoss, build_loss, softrank_ranks
+from asna.ranker.softrank import soft_rank
+
+Y = np.array([1.0, 2.0, 3.0, 4.0], np.float32)
+P = np.array([1.0, 3.0, 2.0, 5.0], np.float32)
+# MSE = 3/4; PLCC^2 = 5.5^2 / (5 * 8.75) = 30.25 / 43.75; rank gaps (0, 1, 1, 0) -> mean 0.5.
+MSE, ONE_MINUS_PLCC2, RANK_TERM = 0.75, 1 - 30.25 / 43.75, 0.5
+
+
+@pytest.mark.parametrize("mse_factor, spearman_factor", [(0.5, 0.1), (1.0, 0.0), (0.0, 1.0), (0.1, 0.01)])
+def test_loss_matches_hand_computed_value(mse_factor, spearman_factor):
+    loss = SurrogateRankingLoss(softrank_ranks(1e-3), mse_factor, spearman_factor)
+    expected = mse_factor * MSE + (1 - mse_factor) * ONE_MINUS_PLCC2 + spearman_factor * RANK_TERM
+    assert float(loss(Y[:, None], P[:, None])) == pytest.approx(expected, abs=1e-5)
+
+
+def test_learned_ranker_loss_close_to_exact_ranks():
+    config = load_config(None, ["loss.mse_factor=0.5", "loss.spearman_factor=0.1"])
+    rng = np.random.default_rng(0)
+    y, p = rng.normal(size=32).astype(np.float32), rng.normal(size=32).astype(np.float32)
+    learned = build_loss(config.loss, batch_size=32)(y, p)
+    def exact_ranks_per_group(scores):  # the learned ranker ranks each group of 16 on its own
+        return tf.reshape(soft_rank(tf.reshape(scores, [-1, 16]), 1e-4), [-1])
+
+    exact = SurrogateRankingLoss(exact_ranks_per_group, 0.5, 0.1)(y, p)
+    assert float(learned) == pytest.approx(float(exact), rel=0.05)
+
+
+def test_loss_gradient_flows_through_the_learned_ranker():
+    config = load_config(None, ["loss.mse_factor=0.0", "loss.spearman_factor=1.0"])
+    loss = build_loss(config.loss, batch_size=16)
+    y = tf.constant(np.linspace(-1, 1, 16), tf.float32)
+    p = tf.Variable(np.random.default_rng(1).normal(size=16), dtype=tf.float32)
+    with tf.GradientTape() as tape:
+        value = loss(y, p)
+    gradient = tape.gradient(value, p)
+    assert gradient is not None and float(tf.reduce_sum(tf.abs(gradient))) > 0
+
+
+def test_learned_ranker_refuses_batches_not_multiple_of_its_length():
+    config = load_config(None)
+    with pytest.raises(UserError, match="batch size 20 is not a multiple of the learned ranker's length 16"):
+        build_loss(config.loss, batch_size=20)
+
+
+def test_softrank_takes_any_batch_size():
+    config = load_config(None, ["loss.ranker=softrank"])
+    value = build_loss(config.loss, batch_size=20)(np.arange(20.0), np.arange(20.0)[::-1])
+    assert np.isfinite(float(value))
+
+
+def test_missing_learned_ranker_is_a_user_error(tmp_path):
+    config = load_config(None, [f"loss.ranking_model='{tmp_path / 'none.keras'}'"])
+    with pytest.raises(UserError, match="ranking model not found"):
+        build_loss(config.loss, batch_size=16)
