@@ -34,3 +34,33 @@ def error_lines(result: subprocess.CompletedProcess) -> list[str]:
 @pytest.fixture
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+def write_tiny_pairs(path: Path, count: int, image_size: int = 32, seed: int = 0,
+                     source: str = "synthetic") -> Path:
+    """A small prepared file whose score falls with the noise added to the distorted image.
+
+    Real pixels and a learnable score, so training tests can see the loss move.
+    """
+    import numpy as np
+
+    from asna.data.layout import PairWriter
+
+    rng = np.random.default_rng(seed)
+    with PairWriter(path, image_size, {source: (3.0, 1.0)}, split="train", split_seed=seed) as writer:
+        for index in range(count):
+            reference = rng.integers(0, 256, (image_size, image_size, 3), dtype=np.uint8)
+            level = index % 5
+            noise = rng.normal(0, 12 * level, reference.shape)
+            distorted = np.clip(reference + noise, 0, 255).astype(np.uint8)
+            writer.append(reference, distorted, 5.0 - level * 0.8, f"p{index:04d}.png",
+                          f"ref{index // 5}", source)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> tuple[Path, Path]:
+    """Train and validation files of 96 and 40 pairs of 32 x 32 images."""
+    folder = tmp_path_factory.mktemp("tiny_data")
+    return (write_tiny_pairs(folder / "train.h5", 96, seed=1),
+            write_tiny_pairs(folder / "val.h5", 40, seed=2))

@@ -1,0 +1,441 @@
+"""The built-in KADID-style set: scikit-image photographs x KADID-10k distortions.
+
+With no dataset downloaded the project still trains and evaluates end to end on
+this set. References are seeded random crops of the photographs scikit-image
+ships inside its wheel (nothing is downloaded); each is distorted with the 25
+KADID-10k types at 5 levels (``asna.data.distortions``) and labelled with the
+mean KADID-10k MOS of that (type, level). Grey photographs are used as 3-channel
+images and skip the three types that only change colour (they would be
+unchanged yet labelled as damaged).
+
+Photographs are brought to a scale that suits the crop size: one larger than
+1.5 x the crop side on its shorter side is shrunk to that (area averaging), so a
+small crop still shows a scene rather than a featureless patch; one smaller
+than the crop is enlarged once (bicubic, at most 2.5x) before cropping.
+
+Splits are made by photograph, so overlapping crops of one photograph never sit
+on both sides; every crop has its own reference id (``A0001`` ...).
+Everything random is derived from ``seed``, per reference and type, so the
+files are identical for identical arguments, whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import cv2
+import numpy as np
+
+from asna.data.distortions import (BY_ID, DISTORTIONS, LEVELS, MosEntry, distort, mos_standardization,
+                                   read_mos_table)
+from asna.data.layout import PairWriter
+from asna.errors import UserError
+
+SOURCE = "synthetic"
+MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 32, 1024
+MAX_UPSCALE = 2.5
+SCENE_FACTOR = 1.5  # photographs are shrunk to 1.5 x the crop side (shorter side)
+MIN_PHOTOGRAPHS = 8
+MIN_CROP_STD = 12.0  # grey-level std below which a crop is too flat to be useful
+CROP_TRIES = 40
+
+# (name, skimage.data function, index into a tuple result or None, grey)
+PHOTOGRAPHS: tuple[tuple[str, str, int | None, bool], ...] = (
+    ("astronaut", "astronaut", None, False),
+    ("chelsea", "chelsea", None, False),
+    ("coffee", "coffee", None, False),
+    ("rocket", "rocket", None, False),
+    ("hubble_deep_field", "hubble_deep_field", None, False),
+    ("ihc", "immunohistochemistry", None, False),
+    ("motorcycle_left", "stereo_motorcycle", 0, False),
+    ("motorcycle_right", "stereo_motorcycle", 1, False),
+    ("retina", "retina", None, False),
+    ("camera", "camera", None, True),
+    ("brick", "brick", None, True),
+    ("grass", "grass", None, True),
+    ("gravel", "gravel", None, True),
+    ("moon", "moon", None, True),
+    ("coins", "coins", None, True),
+    ("page", "page", None, True),
+    ("text", "text", None, True),
+)
+
+
+@dataclass(frozen=True)
+class Photograph:
+    """One photograph brought to the working scale, as uint8 RGB."""
+
+    name: str
+    image: np.ndarray
+    grey: bool
+    scale: float  # factor applied to the original
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One reference crop: its id, where it came from, its pixels."""
+
+    ref_id: str
+    photo: str
+    top: int
+    left: int
+    image: np.ndarray
+    grey: bool
+
+
+@dataclass
+class Summary:
+    """What a run produced, for the end-of-run report and the tests."""
+
+    pairs: dict[str, int] = field(default_factory=dict)
+    references: dict[str, list[str]] = field(default_factory=dict)
+    photographs: dict[str, list[str]] = field(default_factory=dict)
+    mos: dict[str, list[float]] = field(default_factory=dict)
+    skipped_photographs: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def load_photograph(function: str, index: int | None) -> np.ndarray | None:
+    """Load one bundled skimage photograph; None if it would need a download."""
+    import skimage.data
+
+    loader = getattr(skimage.data, function, None)
+    if loader is None:
+        return None
+    try:
+        image = loader()
+    except (ImportError, OSError, ValueError):  # pooch missing / file not in the wheel
+        return None
+    return np.asarray(image[index] if index is not None else image)
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """uint8 RGB from a grey, RGB or RGBA array."""
+    if image.dtype != np.uint8:
+        image = np.clip(np.rint(image * (255.0 if image.max() <= 1 else 1.0)), 0, 255).astype(np.uint8)
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(image[:, :, :3])
+
+
+def working_scale(shorter: int, image_size: int) -> float | None:
+    """Resize factor for a photograph, or None when it would need > 2.5x enlargement."""
+    if shorter * MAX_UPSCALE < image_size:
+        return None
+    if shorter < image_size:
+        return image_size / shorter
+    target = round(SCENE_FACTOR * image_size)
+    return target / shorter if shorter > target else 1.0
+
+
+def resize(image: np.ndarray, factor: float, minimum: int) -> np.ndarray:
+    """Resize by ``factor``, never below ``minimum`` on either side."""
+    if factor == 1.0:
+        return image
+    height, width = image.shape[:2]
+    size = (max(minimum, round(width * factor)), max(minimum, round(height * factor)))
+    method = cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC
+    return cv2.resize(image, size, interpolation=method)
+
+
+def load_photographs(image_size: int) -> tuple[list[Photograph], list[str]]:
+    """All usable photographs at the working scale, and the names skipped (with why)."""
+    photographs, skipped = [], []
+    for name, function, index, grey in PHOTOGRAPHS:
+        raw = load_photograph(function, index)
+        if raw is None:
+            skipped.append(f"{name} (not bundled offline)")
+            continue
+        rgb = as_rgb(raw)
+        factor = working_scale(min(rgb.shape[:2]), image_size)
+        if factor is None:
+            skipped.append(f"{name} ({rgb.shape[1]}x{rgb.shape[0]} too small)")
+            continue
+        photographs.append(Photograph(name, resize(rgb, factor, image_size), grey, factor))
+    return photographs, skipped
+
+
+def pick_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> tuple[int, int]:
+    """A random crop position whose content is not flat (best of a few tries otherwise)."""
+    height, width = image.shape[:2]
+    best, best_std = (0, 0), -1.0
+    for _ in range(CROP_TRIES):
+        top = int(rng.integers(0, height - size + 1))
+        left = int(rng.integers(0, width - size + 1))
+        grey = image[top:top + size:2, left:left + size:2].mean(axis=2)
+        spread = float(grey.std())
+        if spread >= MIN_CROP_STD:
+            return top, left
+        if spread > best_std:
+            best, best_std = (top, left), spread
+    return best
+
+
+def make_references(photographs: Sequence[Photograph], image_size: int, crops_per_image: int,
+                    seed: int) -> list[Reference]:
+    """Seeded crops of every photograph, numbered A0001, A0002, ... photograph by photograph."""
+    references = []
+    for number, photo in enumerate(photographs):
+        rng = np.random.default_rng([seed, 1, number])
+        for _ in range(crops_per_image):
+            top, left = pick_crop(photo.image, image_size, rng)
+            crop = np.ascontiguousarray(photo.image[top:top + image_size, left:left + image_size])
+            references.append(Reference(f"A{len(references) + 1:04d}", photo.name, top, left, crop,
+                                        photo.grey))
+    return references
+
+
+def split_photographs(names: Sequence[str], val_ratio: float, seed: int) -> set[str]:
+    """The photographs whose crops go to validation (seeded, at least one each side)."""
+    unique = sorted(set(names))
+    count = min(len(unique) - 1, max(1, round(val_ratio * len(unique))))
+    order = np.random.default_rng([seed, 2]).permutation(len(unique))
+    return {unique[i] for i in order[:count]}
+
+
+def type_ids_for(reference: Reference, type_ids: Sequence[int]) -> list[int]:
+    """The types applied to a reference: colour-only ones are skipped for grey images."""
+    return [t for t in type_ids if not (reference.grey and BY_ID[t].colour_only)]
+
+
+def distort_reference(task: tuple[np.ndarray, bool, int, int, tuple[int, ...]]
+                      ) -> list[tuple[int, int, np.ndarray]]:
+    """Every (type, level) distortion of one reference; runs in a worker process."""
+    image, grey, seed, number, type_ids = task
+    cv2.setNumThreads(1)
+    out = []
+    for type_id in type_ids:
+        if grey and BY_ID[type_id].colour_only:
+            continue
+        for level in LEVELS:
+            out.append((type_id, level, distort(image, type_id, level, (seed, 3, number))))
+    return out
+
+
+def distorted_name(ref_id: str, type_id: int, level: int) -> str:
+    """Challenge-style file name: A0001_TT_LL.bmp."""
+    return f"{ref_id}_{type_id:02d}_{level:02d}.bmp"
+
+
+def iterate_distortions(references: Sequence[Reference], type_ids: Sequence[int], seed: int,
+                        workers: int) -> Iterator[list[tuple[int, int, np.ndarray]]]:
+    """Distortions per reference, in order; in ``workers`` processes when more than one."""
+    tasks = [(r.image, r.grey, seed, i, tuple(type_ids)) for i, r in enumerate(references)]
+    if workers <= 1:
+        yield from map(distort_reference, tasks)
+        return
+    # at most 2 x workers references in flight, so memory does not grow with the set
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        pending = deque(pool.submit(distort_reference, task) for task in tasks[:2 * workers])
+        for task in tasks[2 * workers:] + [None] * min(len(tasks), 2 * workers):
+            result = pending.popleft().result()
+            if task is not None:
+                pending.append(pool.submit(distort_reference, task))
+            yield result
+
+
+def check_arguments(image_size: int, crops_per_image: int, val_ratio: float, seed: int,
+                    type_ids: Sequence[int]) -> None:
+    """One-line UserErrors for values the generator cannot use."""
+    if not MIN_IMAGE_SIZE <= image_size <= MAX_IMAGE_SIZE:
+        raise UserError(f"--image-size {image_size}: must be between {MIN_IMAGE_SIZE} and {MAX_IMAGE_SIZE}")
+    if not 1 <= crops_per_image <= 100:
+        raise UserError(f"--crops-per-image {crops_per_image}: must be between 1 and 100")
+    if not 0.0 < val_ratio < 1.0:
+        raise UserError(f"--val-ratio {val_ratio}: must be between 0 and 1 (exclusive)")
+    if seed < 0:
+        raise UserError(f"--seed {seed}: must be 0 or more")
+    unknown = [t for t in type_ids if t not in BY_ID]
+    if unknown or not type_ids:
+        raise UserError(f"distortion types {unknown or 'none'}: choose from 1-25")
+
+
+def prepare_references(image_size: int, crops_per_image: int, seed: int
+                       ) -> tuple[list[Reference], list[str]]:
+    """Load photographs and cut the references; UserError when too few photographs fit."""
+    photographs, skipped = load_photographs(image_size)
+    if len(photographs) < MIN_PHOTOGRAPHS:
+        raise UserError(f"--image-size {image_size}: only {len(photographs)} bundled photographs are "
+                        f"large enough (need {MIN_PHOTOGRAPHS}); use a smaller size")
+    return make_references(photographs, image_size, crops_per_image, seed), skipped
+
+
+def export_reference(folder: Path, reference: Reference, pairs: Sequence[tuple[int, int, np.ndarray]],
+                     table: dict[tuple[int, int], MosEntry], labels: list[str]) -> None:
+    """Write Ref/A0001.bmp and Dis/A0001_TT_LL.bmp; append ``name,score`` lines to labels."""
+    cv2.imwrite(str(folder / "Ref" / f"{reference.ref_id}.bmp"), reference.image[..., ::-1])
+    for type_id, level, image in pairs:
+        name = distorted_name(reference.ref_id, type_id, level)
+        cv2.imwrite(str(folder / "Dis" / name), image[..., ::-1])
+        labels.append(f"{name},{table[(type_id, level)].mos_mean:g}")
+
+
+def prepare_export_folder(folder: str | os.PathLike) -> Path:
+    """A new or empty folder with Ref/ and Dis/ inside."""
+    path = Path(folder)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UserError(f"{path}: --export-images needs a new or empty folder")
+    (path / "Ref").mkdir(parents=True, exist_ok=True)
+    (path / "Dis").mkdir(exist_ok=True)
+    return path
+
+
+def reference_records(references: Sequence[Reference]) -> str:
+    """JSON of where each reference came from, stored as a file attribute."""
+    return json.dumps({r.ref_id: {"photo": r.photo, "top": r.top, "left": r.left} for r in references})
+
+
+def create_synthetic(out_dir: str | os.PathLike, image_size: int = 288, crops_per_image: int = 1,
+                     seed: int = 0, val_ratio: float = 0.2, export_dir: str | os.PathLike | None = None,
+                     type_ids: Sequence[int] = tuple(d.type_id for d in DISTORTIONS), workers: int = 1,
+                     progress: Callable[[Iterator, int], Iterator] | None = None) -> Summary:
+    """Write ``synthetic_train.h5`` and ``synthetic_val.h5`` (and the optional export folder).
+
+    ``progress(iterable, total)`` wraps the per-reference loop (e.g. tqdm).
+    """
+    check_arguments(image_size, crops_per_image, val_ratio, seed, type_ids)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: --out must be a folder")
+    export = prepare_export_folder(export_dir) if export_dir is not None else None
+    started = time.perf_counter()
+    table = read_mos_table()
+    references, skipped = prepare_references(image_size, crops_per_image, seed)
+    val_photos = split_photographs([r.photo for r in references], val_ratio, seed)
+    standardization = {SOURCE: mos_standardization(type_ids, table)}
+    summary = Summary(skipped_photographs=skipped)
+    labels: list[str] = []
+    writers = {split: PairWriter(out / f"synthetic_{split}.h5", image_size, standardization, split, seed,
+                                 extra_attributes=_attributes(references, val_photos, split, type_ids))
+               for split in ("train", "val")}
+    with writers["train"], writers["val"]:
+        results = iterate_distortions(references, type_ids, seed, workers)
+        if progress is not None:
+            results = progress(results, len(references))
+        for pairs, reference in zip(results, references):
+            split = "val" if reference.photo in val_photos else "train"
+            for type_id, level, image in pairs:
+                mos = table[(type_id, level)].mos_mean
+                writers[split].append(reference.image, image, mos,
+                                      distorted_name(reference.ref_id, type_id, level),
+                                      reference.ref_id, SOURCE)
+                summary.mos.setdefault(split, []).append(mos)
+            summary.references.setdefault(split, []).append(reference.ref_id)
+            if export is not None:
+                export_reference(export, reference, pairs, table, labels)
+    if export is not None:
+        (export / "labels.txt").write_text("\n".join(labels) + "\n")
+    summary.pairs = {split: writer.count for split, writer in writers.items()}
+    summary.photographs = {"val": sorted(val_photos),
+                           "train": sorted({r.photo for r in references} - val_photos)}
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _attributes(references: Sequence[Reference], val_photos: set[str], split: str,
+                type_ids: Sequence[int]) -> dict[str, str]:
+    """Extra file attributes: provenance of the references and the label table."""
+    chosen = [r for r in references if (r.photo in val_photos) == (split == "val")]
+    return {"generator": "asna.data.synthetic (KADID-10k types, scikit-image photographs)",
+            "labels": "KADID-10k mean MOS per (type, level), 1-5, higher is better",
+            "distortion_types": json.dumps(list(map(int, type_ids))),
+            "references": reference_records(chosen)}
+
+
+def summary_lines(summary: Summary, out_dir: str | os.PathLike) -> list[str]:
+    """Human-readable end-of-run report."""
+    lines = []
+    for split in ("train", "val"):
+        mos = np.array(summary.mos.get(split, []), dtype=np.float64)
+        stats = (f"mos mean {mos.mean():.3f} std {mos.std():.3f} min {mos.min():.3f} max {mos.max():.3f}"
+                 if mos.size else "no pairs")
+        lines.append(f"{split}: {summary.pairs.get(split, 0)} pairs from "
+                     f"{len(summary.references.get(split, []))} references "
+                     f"({', '.join(summary.photographs.get(split, []))}); {stats}")
+        lines.append(f"  -> {Path(out_dir) / f'synthetic_{split}.h5'}")
+    if summary.skipped_photographs:
+        lines.append("skipped photographs: " + ", ".join(summary.skipped_photographs))
+    lines.append(f"done in {summary.seconds:.1f} s")
+    return lines
+
+
+# ---------------------------------------------------------------- the figure
+
+def grid_tiles(image_size: int, seed: int, photo: str = "astronaut"
+               ) -> tuple[np.ndarray, dict[tuple[int, int], np.ndarray]]:
+    """One reference crop and all its (type, level) distortions for the figure."""
+    photographs, _ = load_photographs(image_size)
+    chosen = [p for p in photographs if p.name == photo] or photographs[:1]
+    reference = make_references(chosen, image_size, 1, seed)[0]
+    tiles = {(t, level): image for t, level, image in
+             distort_reference((reference.image, False, seed, 0, tuple(BY_ID)))}
+    return reference.image, tiles
+
+
+def save_grid(path: str | os.PathLike, image_size: int = 96, seed: int = 0) -> Path:
+    """PNG: the reference and its 25 types x 5 levels, pixel for pixel, labelled with the MOS."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    reference, tiles = grid_tiles(image_size, seed)
+    table = read_mos_table()
+    tile, gap, caption, label, head = image_size, 6, 16, 22, image_size + 30
+    half_width = label + 5 * (tile + gap)
+    width, height = 2 * half_width + 10, head + 13 * (tile + caption + gap)
+    canvas = np.full((height, width, 3), 255, np.uint8)
+    texts: list[tuple[float, float, str, dict]] = []
+
+    def place(image: np.ndarray, top: int, left: int, title: str) -> None:
+        canvas[top + caption:top + caption + tile, left:left + tile] = image
+        texts.append((left + tile / 2, top + caption - 3, title, {"ha": "center", "va": "bottom"}))
+
+    place(reference, 0, label, "reference")
+    texts.append((label + tile + 20, caption + tile / 2,
+                  f"KADID-10k types x levels on a {image_size}x{image_size} crop of skimage 'astronaut'\n"
+                  "title: level and its label (KADID-10k mean MOS, 1-5, higher is better)",
+                  {"ha": "left", "va": "center"}))
+    for number, kind in enumerate(DISTORTIONS):
+        column, row = divmod(number, 13)
+        top, left = head + row * (tile + caption + gap), column * half_width
+        texts.append((left + label - 6, top + caption + tile / 2, f"{kind.type_id:02d} {kind.name}",
+                      {"ha": "center", "va": "center", "rotation": 90}))
+        for level in LEVELS:
+            place(tiles[(kind.type_id, level)], top, left + label + (level - 1) * (tile + gap),
+                  f"L{level}  {table[(kind.type_id, level)].mos_mean:.2f}")
+    figure = plt.figure(figsize=(width / 100, height / 100), dpi=100)
+    figure.figimage(canvas, 0, 0, origin="upper")
+    for x, y, text, options in texts:
+        figure.text(x / width, 1 - y / height, text, fontsize=6.5, **options)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(target, dpi=100)
+    plt.close(figure)
+    return target
+
+
+def default_workers() -> int:
+    """Worker processes for the distortions: the CPUs this process may use, at most 4."""
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:
+        available = os.cpu_count() or 1
+    return max(1, min(4, available))
+
+
+def expected_pairs(references: Sequence[Reference], type_ids: Sequence[int]) -> int:
+    """Number of pairs a set of references yields (grey ones skip colour-only types)."""
+    return sum(len(type_ids_for(r, type_ids)) * len(LEVELS) for r in references)
+
+
+__all__ = ["create_synthetic", "save_grid", "summary_lines", "prepare_references", "split_photographs",
+           "distorted_name", "expected_pairs", "default_workers", "SOURCE"]

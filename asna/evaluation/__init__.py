@@ -1,0 +1,61 @@
+"""Scoring image pairs with trained models: one pair, a challenge folder, a labelled set.
+
+Modules (none imports TensorFlow at import time, so bad input is refused in a
+second, before the models load):
+
+* ``scorer``  — :class:`QualityScorer`: loads ``.keras`` models and their sidecar
+  ``.json`` once, fits images to the input size, runs test-time augmentation,
+  averages an ensemble and maps scores back to the dataset's scale;
+* ``tta``     — the test-time augmentation variants (``full``, ``flips``, ``none``);
+* ``classic`` — PSNR, SSIM and MS-SSIM per pair, the baselines of the report;
+* ``folders`` — challenge-style folders (``Ref/A0001.bmp``, ``Dis/A0001_TT_LL.bmp``) and label files;
+* ``report``  — metrics per method, the table, JSON, CSV and scatter plot.
+
+This module holds only what the three ``evaluation_*.py`` scripts share on the
+command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+TTA_MODES = ("full", "flips", "none")
+FIT_MODES = ("tile", "center")
+DEFAULT_MODELS = "models"
+DEFAULT_BATCH_SIZE = 16
+
+FIT_HELP = ("how an image that is not the models' input size is fed to them, never resized: "
+            "'tile' (default) cuts it into input-sized tiles that cover the whole image "
+            "(evenly spaced, overlapping where the side is not a multiple of the input size) "
+            "and averages their scores; 'center' scores the central crop only. An image smaller "
+            "than the input size is an error.")
+
+
+def positive_int(text: str) -> int:
+    """argparse type for counts: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
+    return value
+
+
+def add_scorer_arguments(parser: argparse.ArgumentParser, batch_size: bool = True) -> None:
+    """``--models``, ``--tta``, ``--fit``, ``--scale-source`` (and ``--batch-size``) for a script."""
+    parser.add_argument("--models", nargs="+", metavar="PATH", default=None,
+                        help=f"model files (.keras) or folders of them; several models form an ensemble "
+                             f"(mean score). Default: the folder {DEFAULT_MODELS}/ (here, else in the repository)")
+    parser.add_argument("--tta", choices=TTA_MODES, default="full",
+                        help="test-time augmentation: 'full' = the original's 22 variants (4 rotations, "
+                             "vertical, horizontal and both flips, Lab lightness x0.1..x1.5); 'flips' = "
+                             "identity, vertical, horizontal and both flips (4); 'none' (default: full)")
+    parser.add_argument("--fit", choices=FIT_MODES, default="tile", help=FIT_HELP)
+    parser.add_argument("--scale-source", metavar="NAME", default=None,
+                        help="which source of a model's standardisation maps its output back to a score "
+                             "scale; needed only when the model's sidecar .json has several (e.g. "
+                             "pieapp and tid2013); HDF5 --data files default to each pair's own source")
+    if batch_size:
+        parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE, metavar="N",
+                            help=f"image pairs per model call (default {DEFAULT_BATCH_SIZE})")

@@ -1,0 +1,286 @@
+"""The labelled-set report: models against PSNR, SSIM and MS-SSIM on the same pairs.
+
+For every method: SRCC, PLCC, KRCC, RMSE and the challenge's main score
+(SRCC + PLCC), computed once over all pairs against the true scores (the HDF5
+file's raw ``mos``, or the label file's scores).
+
+* Correlations are reported as computed. PSNR, SSIM and MS-SSIM grow with
+  quality, like MOS, so they correlate positively with it; a dataset whose
+  labels grow with damage (a DMOS) gives every method a negative sign.
+* The models' RMSE is on the dataset's scale (their scores are mapped back with
+  the sidecar standardisation). A classic metric lives on its own scale, so its
+  RMSE is reported after a least-squares linear fit of the metric to the true
+  scores (which leaves its correlations unchanged).
+* A method that has no value for some pair (SSIM and MS-SSIM of images under
+  11 pixels) gets null for every number.
+
+Outputs: a table on screen; ``--json`` a block per method; ``--csv`` one row per
+pair; ``--plot`` one scatter panel per method. Every file is written under a
+temporary name and renamed, so nothing half-written is ever left.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from asna import metrics
+from asna.errors import UserError
+
+METHODS = ("model", "psnr", "ssim", "ms_ssim")
+METRIC_KEYS = ("srcc", "plcc", "krcc", "rmse", "main_score")
+LABELS = {"model": "model score", "psnr": "PSNR (dB)", "ssim": "SSIM", "ms_ssim": "MS-SSIM"}
+
+Batches = Callable[[int], Iterator[tuple[Sequence[np.ndarray], Sequence[np.ndarray]]]]
+
+
+# ----------------------------------------------------------------------------- numbers
+
+
+def linear_fit_rmse(y_true: np.ndarray, values: np.ndarray) -> float:
+    """RMSE of the true scores against ``a * value + b`` fitted by least squares."""
+    design = np.stack([np.asarray(values, np.float64), np.ones(len(values))], axis=1)
+    coefficients, *_ = np.linalg.lstsq(design, np.asarray(y_true, np.float64), rcond=None)
+    return metrics.rmse(y_true, design @ coefficients)
+
+
+def method_metrics(y_true: np.ndarray, values: np.ndarray, fit_rmse: bool) -> dict[str, float | None]:
+    """The five numbers of one method; all null when a value is missing."""
+    values = np.asarray(values, dtype=np.float64)
+    if not np.all(np.isfinite(values)):
+        return dict.fromkeys(METRIC_KEYS)
+    result: dict[str, float | None] = dict(metrics.all_metrics(y_true, values))
+    if fit_rmse:
+        result["rmse"] = linear_fit_rmse(y_true, values)
+    return result
+
+
+def build_report(y_true: np.ndarray, predictions: dict[str, np.ndarray]) -> dict[str, dict]:
+    """``{method: {srcc, plcc, krcc, rmse, main_score}}`` for the methods in ``METHODS`` order."""
+    return {method: method_metrics(y_true, predictions[method], fit_rmse=method != "model")
+            for method in METHODS if method in predictions}
+
+
+def format_table(report: dict[str, dict], pairs: int) -> str:
+    """A fixed-width table; classic RMSE is marked as fitted."""
+    lines = [f"{pairs} pairs",
+             f"{'method':<9} {'SRCC':>8} {'PLCC':>8} {'KRCC':>8} {'RMSE':>11} {'main score':>11}"]
+    for method, numbers in report.items():
+        cells = ["n/a" if numbers[key] is None else f"{numbers[key]:.4f}" for key in METRIC_KEYS]
+        mark = "*" if method != "model" and numbers["rmse"] is not None else " "
+        lines.append(f"{method:<9} {cells[0]:>8} {cells[1]:>8} {cells[2]:>8} {cells[3]:>10}{mark} "
+                     f"{cells[4]:>11}")
+    lines.append("* RMSE after a least-squares linear fit of the metric to the true scores")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def _atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Write through ``write(temporary)``, then rename; no partial file either way."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+def _json_safe(value):
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path: str | os.PathLike, report: dict[str, dict]) -> Path:
+    """The report as JSON (NaN written as null)."""
+    text = json.dumps(_json_safe(report), indent=2) + "\n"
+    return _atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+
+
+def write_csv(path: str | os.PathLike, columns: dict[str, Sequence]) -> Path:
+    """One row per pair: names, true score and every method's value."""
+    import pandas as pd
+
+    table = pd.DataFrame(columns)
+    return _atomic_write(path, lambda temporary: table.to_csv(temporary, index=False, float_format="%.6g"))
+
+
+def check_figure_path(path: str | os.PathLike, option: str) -> Path:
+    """Refuse a folder or a format matplotlib cannot write before any work is done."""
+    from matplotlib.figure import Figure
+
+    path = Path(path)
+    formats = Figure().canvas.get_supported_filetypes()
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder; {option} wants a file name")
+    if path.suffix.lower().lstrip(".") not in formats:
+        raise UserError(f"{path}: {option} needs one of the extensions "
+                        f"{', '.join('.' + f for f in sorted(formats))}")
+    return path
+
+
+def plot_scatter(path: str | os.PathLike, y_true: np.ndarray, predictions: dict[str, np.ndarray],
+                 report: dict[str, dict], title: str = "") -> Path:
+    """One panel per method: its value (x) against the true score (y)."""
+    import matplotlib.pyplot as plt
+
+    from asna.plots import save_figure
+
+    methods = [m for m in METHODS if m in predictions]
+    figure, axes = plt.subplots(1, len(methods), figsize=(4 * len(methods), 3.8), squeeze=False)
+    for axis, method in zip(axes[0], methods):
+        numbers = report[method]
+        if numbers["srcc"] is None:
+            axis.text(0.5, 0.5, "not available", ha="center", va="center", transform=axis.transAxes)
+        else:
+            axis.scatter(predictions[method], y_true, s=8, alpha=0.6)
+            axis.set_title(f"{method}: SRCC {numbers['srcc']:.3f}, PLCC {numbers['plcc']:.3f}", fontsize=10)
+        axis.set(xlabel=LABELS[method], ylabel="true score")
+    if title:
+        figure.suptitle(title)
+    save_figure(figure, path)
+    return Path(path)
+
+
+def save_pair_figure(path: str | os.PathLike, reference: np.ndarray, distorted: np.ndarray,
+                     score: float, names: tuple[str, str]) -> Path:
+    """Both images side by side with the score above them."""
+    import matplotlib.pyplot as plt
+
+    from asna.plots import save_figure
+
+    height, width = reference.shape[:2]
+    figure, axes = plt.subplots(1, 2, figsize=(9, 4.5 * height / width + 0.8), layout="constrained")
+    for axis, image, label, name in zip(axes, (reference, distorted), ("reference", "distorted"), names):
+        axis.imshow(image)
+        axis.set_title(f"{label}: {Path(name).name}", fontsize=10)
+        axis.axis("off")
+    figure.suptitle(f"Image Quality Score: {score:.4f}")
+    save_figure(figure, path)
+    return Path(path)
+
+
+# ----------------------------------------------------------------------------- labelled sets
+
+
+@dataclass
+class LabelledSet:
+    """Pairs with true scores, read batch by batch (an HDF5 file or a challenge folder)."""
+
+    where: str
+    names: list[str]
+    references: list[str]
+    mos: np.ndarray
+    sources: list[str] | None  # per pair (HDF5 files); None: the models' own scale
+    batches: Batches
+
+    def __post_init__(self) -> None:
+        if len(self.names) < 2:
+            raise UserError(f"{self.where}: correlations need at least two labelled pairs, "
+                            f"found {len(self.names)}")
+
+
+def hdf5_set(path: str | os.PathLike) -> LabelledSet:
+    """A prepared HDF5 file: its S x S pairs, raw ``mos`` and per-pair ``source``."""
+    from asna.data.layout import DISTORTED, REFERENCE, decode_strings, open_pairs
+
+    with open_pairs(path) as handle:
+        names = decode_strings(handle["dist_name"][:])
+        references = decode_strings(handle["ref_id"][:])
+        sources = decode_strings(handle["source"][:])
+        mos = handle["mos"][:].astype(np.float64)
+
+    def batches(batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        with open_pairs(path) as handle:
+            for start in range(0, len(names), batch_size):
+                block = handle["x"][start:start + batch_size]
+                yield block[:, REFERENCE], block[:, DISTORTED]
+
+    return LabelledSet(str(path), names, references, mos, sources, batches)
+
+
+def folder_set(ref_dir: str, dis_dir: str, labels: str) -> LabelledSet:
+    """A challenge folder and its ``name,score`` label file."""
+    from asna.evaluation.folders import labelled_pairs, match_pairs, pair_batches, read_labels
+
+    pairs, mos = labelled_pairs(match_pairs(ref_dir, dis_dir), read_labels(labels), labels)
+
+    def batches(batch_size: int) -> Iterator[tuple[list[np.ndarray], list[np.ndarray]]]:
+        for _, references, distorted in pair_batches(pairs, batch_size):
+            yield references, distorted
+
+    return LabelledSet(str(dis_dir), [p.name for p in pairs], [p.reference.name for p in pairs],
+                       mos, None, batches)
+
+
+def score_set(scorer, data: LabelledSet, tta: str, fit: str,
+              scale_source: str | None) -> dict[str, np.ndarray]:
+    """Model and classic scores of every pair, batch by batch, with a progress bar on a terminal."""
+    from tqdm import tqdm
+
+    from asna.evaluation.classic import METHODS as CLASSIC, classic_scores_for_pairs
+
+    columns: dict[str, list[np.ndarray]] = {method: [] for method in METHODS}
+    done = 0
+    with tqdm(total=len(data.names), unit="pair", disable=None) as bar:
+        for references, distorted in data.batches(scorer.batch_size):
+            count = len(references)
+            source = scale_source if scale_source or data.sources is None else data.sources[done:done + count]
+            columns["model"].append(scorer.score_pairs(references, distorted, tta, source, fit,
+                                                       data.names[done:done + count]))
+            classic = classic_scores_for_pairs(list(references), list(distorted))
+            for method in CLASSIC:
+                columns[method].append(classic[method])
+            done += count
+            bar.update(count)
+    return {method: np.concatenate(values) for method, values in columns.items()}
+
+
+def per_pair_columns(data: LabelledSet, predictions: dict[str, np.ndarray]) -> dict[str, Sequence]:
+    """The CSV's columns in order."""
+    return {"name": data.names, "reference": data.references,
+            "source": data.sources or [""] * len(data.names), "mos": data.mos,
+            **{method: predictions[method] for method in METHODS}}
+
+
+def run_dataset(data_file: str | None, ref_dir: str | None, dis_dir: str | None, labels: str | None,
+                model_paths: Sequence[str] | None, tta: str, fit: str, scale_source: str | None,
+                batch_size: int, json_path: str | None, plot_path: str | None,
+                csv_path: str | None) -> dict[str, dict]:
+    """Everything ``evaluation_dataset.py`` does: check, load, score, report, write."""
+    from asna.evaluation.folders import check_output_file
+    from asna.evaluation.scorer import QualityScorer, check_sources, inspect_models
+
+    for path, option in ((json_path, "--json"), (csv_path, "--csv")):
+        if path:
+            check_output_file(path, option)
+    if plot_path:
+        check_figure_path(plot_path, "--plot")
+    data = hdf5_set(data_file) if data_file else folder_set(ref_dir, dis_dir, labels)
+    infos = inspect_models(model_paths)
+    check_sources(infos, [scale_source] if scale_source or data.sources is None else data.sources)
+    scorer = QualityScorer.load(infos, batch_size)
+    predictions = score_set(scorer, data, tta, fit, scale_source)
+    report = build_report(data.mos, predictions)
+    print(f"{data.where}: {len(infos)} model(s), TTA {tta}")
+    print(format_table(report, len(data.names)))
+    if json_path:
+        print(f"wrote {write_json(json_path, report)}")
+    if csv_path:
+        print(f"wrote {write_csv(csv_path, per_pair_columns(data, predictions))}")
+    if plot_path:
+        print(f"wrote {plot_scatter(plot_path, data.mos, predictions, report, data.where)}")
+    return report

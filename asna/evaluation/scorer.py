@@ -1,0 +1,377 @@
+"""Load trained models once and score image pairs on the dataset's own scale.
+
+A trained model ``X.keras`` is always read with its sidecar ``X.json`` (written
+by training): ``image_size`` and ``standardization`` ``{source: [mean, std]}``.
+The networks predict standardised scores, ``(mos - mean) / std``; a score is
+mapped back with ``p * std + mean`` of one source:
+
+* ``source`` given (``--scale-source``): that source, for every model;
+* a model whose sidecar has one source: that source;
+* per-pair sources (an HDF5 file's ``source`` column): each pair's own.
+
+A model without a sidecar is refused: its output could not be put on any
+dataset's scale, and a score silently left in standardised units would look
+like a quality score. Several models form an ensemble: each model's score is
+averaged over the TTA variants, mapped back with its own sidecar, and the
+ensemble's score is the mean over models.
+
+Nothing here imports TensorFlow until models are loaded, so every check on
+names, folders and sidecars is answered in a second.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from asna.data.images import describe_size
+from asna.errors import UserError
+from asna.evaluation import DEFAULT_BATCH_SIZE, DEFAULT_MODELS, FIT_MODES, tta
+from asna.paths import resolve_repo_path
+
+Source = str | Sequence[str] | None
+"""One source for every pair, one per pair, or ``None`` for each model's only source."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model file and what its sidecar says about it."""
+
+    path: Path
+    network: str
+    image_size: int
+    standardization: dict[str, tuple[float, float]]
+
+    def scale(self, source: str | None) -> tuple[float, float]:
+        """``(mean, std)`` that maps this model's output back to ``source``'s scale."""
+        known = ", ".join(sorted(self.standardization))
+        if source is None:
+            if len(self.standardization) == 1:
+                return next(iter(self.standardization.values()))
+            raise UserError(f"{self.path}: its standardisation has several sources ({known}); "
+                            f"choose the score scale with --scale-source NAME")
+        if source not in self.standardization:
+            raise UserError(f"{self.path}: its standardisation has no source {source!r} "
+                            f"(it has {known}); choose one with --scale-source NAME")
+        return self.standardization[source]
+
+
+# ----------------------------------------------------------------------------- finding models
+
+
+def find_model_files(paths: Sequence[str | os.PathLike] | None) -> list[Path]:
+    """``.keras`` files named directly or found (sorted) in named folders; default ``models/``."""
+    if not paths:
+        paths = [resolve_repo_path(DEFAULT_MODELS)]
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            inside = sorted(p for p in path.glob("*.keras") if p.is_file())
+            if not inside:
+                raise UserError(f"{path}: no model files (*.keras) in this folder")
+            found.extend(inside)
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise UserError(f"{path}: model file or folder not found (--models)")
+    return list(dict.fromkeys(found))
+
+
+def sidecar_path(model_path: Path) -> Path:
+    """``X.json`` beside ``X.keras``."""
+    return model_path.with_suffix(".json")
+
+
+def read_model_info(model_path: Path) -> ModelInfo:
+    """The sidecar of a model file, checked; a missing or broken sidecar is an error."""
+    if model_path.suffix == ".keras" and not zipfile.is_zipfile(model_path):
+        raise UserError(f"{model_path}: not a Keras model file (a .keras model is a zip archive)")
+    sidecar = sidecar_path(model_path)
+    if not sidecar.is_file():
+        raise UserError(f"{model_path}: no sidecar {sidecar.name} beside it (training writes it; it holds "
+                        f"image_size and the standardization {{source: [mean, std]}} of the scores)")
+    try:
+        info = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserError(f"{sidecar}: not a readable JSON sidecar ({error})") from None
+    if not isinstance(info, dict):
+        raise UserError(f"{sidecar}: expected a JSON object")
+    return ModelInfo(path=model_path, network=str(info.get("network", "?")),
+                     image_size=_image_size(info, sidecar),
+                     standardization=_standardization(info, sidecar))
+
+
+def _image_size(info: dict, sidecar: Path) -> int:
+    size = info.get("image_size")
+    if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+        raise UserError(f"{sidecar}: image_size must be a positive whole number, got {size!r}")
+    return size
+
+
+def _standardization(info: dict, sidecar: Path) -> dict[str, tuple[float, float]]:
+    table = info.get("standardization")
+    if not isinstance(table, dict) or not table:
+        raise UserError(f"{sidecar}: standardization must be an object {{source: [mean, std]}}")
+    checked = {}
+    for source, pair in table.items():
+        ok = (isinstance(pair, (list, tuple)) and len(pair) == 2
+              and all(isinstance(v, (int, float)) and math.isfinite(v) for v in pair) and pair[1] > 0)
+        if not ok:
+            raise UserError(f"{sidecar}: standardization[{source!r}] must be [mean, std] with std > 0, "
+                            f"got {pair!r}")
+        checked[str(source)] = (float(pair[0]), float(pair[1]))
+    return checked
+
+
+def inspect_models(paths: Sequence[str | os.PathLike] | None) -> list[ModelInfo]:
+    """Model files and sidecars, checked without loading TensorFlow; one input size for all."""
+    infos = [read_model_info(path) for path in find_model_files(paths)]
+    sizes = sorted({info.image_size for info in infos})
+    if len(sizes) > 1:
+        listing = ", ".join(f"{info.path.name}: {info.image_size}" for info in infos)
+        raise UserError(f"{infos[0].path.parent}: an ensemble needs one input size, the models have "
+                        f"{listing}")
+    return infos
+
+
+def check_sources(infos: Iterable[ModelInfo], sources: Iterable[str | None]) -> None:
+    """Raise now, not after scoring, when a model cannot map a needed source back."""
+    for info in infos:
+        for source in set(sources):
+            info.scale(source)
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def load_keras_model(info: ModelInfo) -> Any:
+    """The model of ``info``; a file Keras cannot read, or of the wrong input size, is an error."""
+    import keras
+
+    from asna.models import custom_objects
+
+    try:
+        model = keras.models.load_model(info.path, compile=False, custom_objects=custom_objects())
+    except Exception as error:  # Keras raises many types for a file that is not a model
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise UserError(f"{info.path}: not a Keras model file ({first_line[:200]})") from None
+    shapes = [tuple(tensor.shape[1:]) for tensor in model.inputs]
+    expected = (info.image_size, info.image_size, 3)
+    if len(shapes) != 2 or any(shape != expected for shape in shapes):
+        raise UserError(f"{info.path}: takes inputs {shapes}, but its sidecar says two "
+                        f"{info.image_size}x{info.image_size} RGB images")
+    return model
+
+
+# ----------------------------------------------------------------------------- fitting images
+
+
+def tile_starts(length: int, size: int) -> list[int]:
+    """Evenly spaced starts of the fewest ``size`` windows that cover ``length``."""
+    count = math.ceil(length / size)
+    if count == 1:
+        return [0]
+    return [round(i * (length - size) / (count - 1)) for i in range(count)]
+
+
+def cut_tiles(image: np.ndarray, size: int, fit: str, name: str = "image") -> list[np.ndarray]:
+    """The input-sized windows of an image: all tiles, or the central crop. Never a resize."""
+    height, width = image.shape[:2]
+    if height < size or width < size:
+        raise UserError(f"{name}: image is {describe_size(image.shape)}, smaller than the models' "
+                        f"{size}x{size} input (images are never resized)")
+    if fit not in FIT_MODES:
+        raise ValueError(f"unknown fit {fit!r}")
+    if fit == "center":
+        tops, lefts = [(height - size) // 2], [(width - size) // 2]
+    else:
+        tops, lefts = tile_starts(height, size), tile_starts(width, size)
+    return [image[top:top + size, left:left + size] for top in tops for left in lefts]
+
+
+def check_pair_sizes(reference: np.ndarray, distorted: np.ndarray, name: str = "distorted image",
+                     reference_name: str = "its reference") -> None:
+    """Full-reference scores need aligned images of one size."""
+    if reference.shape[:2] != distorted.shape[:2]:
+        raise UserError(f"{name}: image is {describe_size(distorted.shape)}, but {reference_name} is "
+                        f"{describe_size(reference.shape)} (a pair must have one size)")
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+def _variant_stream(variants: Sequence[tta.Variant], references: np.ndarray,
+                    distorted: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    for variant in variants:
+        yield variant.apply(references, distorted)
+
+
+def _rebatch(stream: Iterable[tuple[np.ndarray, np.ndarray]],
+             batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Fixed-size model batches across variant boundaries: one pair x 22 variants is one call."""
+    pending: list[tuple[np.ndarray, np.ndarray]] = []
+    count = 0
+    for references, distorted in stream:
+        pending.append((references, distorted))
+        count += len(references)
+        while count >= batch_size:
+            joined_r = np.concatenate([r for r, _ in pending])
+            joined_d = np.concatenate([d for _, d in pending])
+            yield joined_r[:batch_size], joined_d[:batch_size]
+            pending = [(joined_r[batch_size:], joined_d[batch_size:])]
+            count -= batch_size
+    if count:
+        yield np.concatenate([r for r, _ in pending]), np.concatenate([d for _, d in pending])
+
+
+class TracedPredictor:
+    """A Keras model behind one ``tf.function`` whose batch size is free: traced once.
+
+    ``predict_on_batch`` traces again for each new batch size (and warns about
+    it with an ensemble); scoring feeds full batches and one shorter last batch.
+    """
+
+    def __init__(self, model: Any):
+        import tensorflow as tf
+
+        specs = [tf.TensorSpec((None, *tensor.shape[1:]), tf.uint8) for tensor in model.inputs]
+        self._call = tf.function(lambda reference, distorted: model([reference, distorted], training=False),
+                                 input_signature=specs)
+
+    def predict_on_batch(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        return self._call(*inputs).numpy()
+
+
+def _predictor(model: Any) -> Any:
+    """Keras models get a :class:`TracedPredictor`; anything else with ``predict_on_batch`` is used as is."""
+    return TracedPredictor(model) if hasattr(model, "inputs") and callable(model) else model
+
+
+class QualityScorer:
+    """Trained models (one or an ensemble) that score pairs on the dataset's scale.
+
+    ``QualityScorer.from_paths(["models/"])`` loads every ``*.keras`` there once;
+    ``score_pairs(references, distorted, tta="full")`` returns one score per pair;
+    ``score_files(ref_path, dist_path)`` scores two image files.
+    """
+
+    def __init__(self, models: Sequence[Any], infos: Sequence[ModelInfo],
+                 batch_size: int = DEFAULT_BATCH_SIZE):
+        if not models or len(models) != len(infos):
+            raise ValueError("need one ModelInfo per model, and at least one model")
+        if batch_size < 1:
+            raise UserError(f"--batch-size {batch_size}: must be 1 or more")
+        self.models = list(models)
+        self._predictors = [_predictor(model) for model in self.models]
+        self.infos = list(infos)
+        self.batch_size = batch_size
+        self.image_size = infos[0].image_size
+
+    @classmethod
+    def load(cls, infos: Sequence[ModelInfo], batch_size: int = DEFAULT_BATCH_SIZE) -> "QualityScorer":
+        """Load the models ``inspect_models`` found."""
+        return cls([load_keras_model(info) for info in infos], infos, batch_size)
+
+    @classmethod
+    def from_paths(cls, paths: Sequence[str | os.PathLike] | None = None,
+                   batch_size: int = DEFAULT_BATCH_SIZE) -> "QualityScorer":
+        """Model files or folders of ``*.keras`` (default ``models/``), each with its sidecar."""
+        return cls.load(inspect_models(paths), batch_size)
+
+    def predict_standardized(self, reference_batch: np.ndarray, distorted_batch: np.ndarray,
+                             mode: str = "none") -> np.ndarray:
+        """(models, N) standardised scores of input-sized pairs, averaged over the TTA variants."""
+        chosen = tta.variants(mode)
+        count = len(reference_batch)
+        outputs: list[list[np.ndarray]] = [[] for _ in self._predictors]
+        stream = _variant_stream(chosen, np.asarray(reference_batch), np.asarray(distorted_batch))
+        for references, distorted in _rebatch(stream, self.batch_size):
+            for predictor, sink in zip(self._predictors, outputs):
+                sink.append(np.asarray(predictor.predict_on_batch([references, distorted])).reshape(-1))
+        stacked = np.stack([np.concatenate(sink) for sink in outputs])
+        return stacked.reshape(len(self.models), len(chosen), count).mean(axis=1)
+
+    def to_scale(self, standardized: np.ndarray, source: Source = None) -> np.ndarray:
+        """Ensemble mean of each model's ``p * std + mean`` for the pairs' source(s)."""
+        count = standardized.shape[1]
+        sources = [source] * count if source is None or isinstance(source, str) else list(source)
+        if len(sources) != count:
+            raise ValueError(f"{len(sources)} sources for {count} pairs")
+        scores = np.zeros(count, dtype=np.float64)
+        for info, predictions in zip(self.infos, standardized):
+            table = {s: info.scale(s) for s in set(sources)}
+            mean = np.array([table[s][0] for s in sources])
+            std = np.array([table[s][1] for s in sources])
+            scores += predictions.astype(np.float64) * std + mean
+        return scores / len(self.models)
+
+    def score_pairs(self, reference_batch: Sequence[np.ndarray] | np.ndarray,
+                    distorted_batch: Sequence[np.ndarray] | np.ndarray, tta: str = "none",
+                    source: Source = None, fit: str = "tile",
+                    names: Sequence[str] | None = None) -> np.ndarray:
+        """One score per pair on the dataset's scale; images of any (pairwise equal) size.
+
+        Images larger than the input are fitted with ``fit`` (``tile``: mean over
+        tiles covering the image; ``center``: the central crop); ``names`` only
+        label error messages.
+        """
+        tiles_r, tiles_d, owners = self._tiles(reference_batch, distorted_batch, fit, names)
+        per_tile = self.predict_standardized(np.stack(tiles_r), np.stack(tiles_d), tta)
+        count = len(reference_batch)
+        tiles_per_pair = np.bincount(owners, minlength=count)
+        per_pair = np.stack([np.bincount(owners, weights=row, minlength=count) / tiles_per_pair
+                             for row in per_tile])
+        return self.to_scale(per_pair, source)
+
+    def _tiles(self, reference_batch, distorted_batch, fit: str,
+               names: Sequence[str] | None) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+        if len(reference_batch) != len(distorted_batch) or len(reference_batch) == 0:
+            raise ValueError("need the same, non-zero number of references and distorted images")
+        tiles_r: list[np.ndarray] = []
+        tiles_d: list[np.ndarray] = []
+        owners: list[int] = []
+        for index, (reference, distorted) in enumerate(zip(reference_batch, distorted_batch)):
+            name = names[index] if names else f"pair {index}"
+            check_pair_sizes(reference, distorted, name)
+            tiles_r.extend(cut_tiles(reference, self.image_size, fit, name))
+            tiles_d.extend(cut_tiles(distorted, self.image_size, fit, name))
+            owners.extend([index] * (len(tiles_r) - len(owners)))
+        return tiles_r, tiles_d, np.asarray(owners)
+
+    def score_files(self, ref_path: str | os.PathLike, dist_path: str | os.PathLike,
+                    tta: str = "none", source: str | None = None, fit: str = "tile") -> float:
+        """The score of two image files (reference, distorted)."""
+        from asna.data.images import read_rgb
+
+        reference, distorted = read_rgb(ref_path), read_rgb(dist_path)
+        check_pair_sizes(reference, distorted, str(dist_path), str(ref_path))
+        return float(self.score_pairs([reference], [distorted], tta, source, fit, [str(dist_path)])[0])
+
+
+def run_single_image(ref_path: str, dist_path: str, model_paths: Sequence[str] | None, tta: str,
+                     fit: str, scale_source: str | None, figure: str | None) -> float:
+    """Everything ``evaluation_single_image.py`` does; prints and returns the score."""
+    from asna.data.images import read_rgb
+    from asna.evaluation import report
+
+    if figure:
+        report.check_figure_path(figure, "--figure")
+    infos = inspect_models(model_paths)
+    check_sources(infos, [scale_source])
+    reference, distorted = read_rgb(ref_path), read_rgb(dist_path)
+    check_pair_sizes(reference, distorted, dist_path, ref_path)
+    cut_tiles(distorted, infos[0].image_size, fit, dist_path)  # refuse small images before loading
+    scorer = QualityScorer.load(infos)
+    score = float(scorer.score_pairs([reference], [distorted], tta, scale_source, fit, [dist_path])[0])
+    print(f"Image Quality Score: {score:.4f}")
+    if figure:
+        print(f"figure: {report.save_pair_figure(figure, reference, distorted, score, (ref_path, dist_path))}")
+    return score

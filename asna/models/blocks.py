@@ -1,0 +1,258 @@
+"""Pieces every Siamese-difference network is built from, written once.
+
+Paper: M. Ayyoubzadeh and A. Royat, "(ASNA) An Attention-based Siamese-Difference
+Neural Network with Surrogate Ranking Loss function for Perceptual Image Quality
+Assessment", CVPR Workshops (NTIRE), 2021.
+
+Layer names follow ``<stage>_<part>`` (``f2_conv``, ``dec1_up``, ``att_out``,
+``res2_add``, ``head_dense``) so the figures and the docs can group layers by
+stage. The layer-by-layer recipe is ``../shared/spec/architectures.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+import keras
+from keras import layers
+
+from asna.config import SCHEMA
+from asna.errors import UserError
+from asna.models.layers import AbsoluteDifference, FusedBatchNormalization, ScaleToUnitRange
+
+NETWORKS = ("simple", "bn", "attention", "tiled")
+ENCODER_POOLS = 3  # f2, f3 and f4 each start with a 2x max-pool
+CHANNELS = 3
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """The ``[model]`` config section, checked once so builders can trust it."""
+
+    network: str
+    image_size: int
+    alpha: float
+    nfs: tuple[int, ...]
+    kss: tuple[int, ...]
+    dense_num: int
+    l2_dense: float
+    l2_conv: float
+    drop_out: float
+    num_resblocks: int
+    attention_flag: bool
+    tile_size: int
+    lstm_units: int
+    decoder_source: str
+
+    @classmethod
+    def from_config(cls, section: Any) -> "ModelParams":
+        """Build from a config ``Section``, a full or partial dict, or ``ModelParams``."""
+        if isinstance(section, ModelParams):
+            return section
+        values = section.as_dict() if hasattr(section, "as_dict") else dict(section)
+        unknown = sorted(set(values) - set(SCHEMA["model"]))
+        if unknown:
+            raise UserError(f"[model] unknown key(s) {', '.join(unknown)} "
+                            f"(known: {', '.join(SCHEMA['model'])})")
+        merged = {key: spec.default for key, spec in SCHEMA["model"].items()}
+        merged.update(values)
+        l2_reg = list(merged.pop("l2_reg"))
+        if len(l2_reg) != 2:
+            raise UserError(f"[model] l2_reg: expected [l2_dense, l2_conv], got {l2_reg!r}")
+        params = cls(l2_dense=float(l2_reg[0]), l2_conv=float(l2_reg[1]),
+                     **{f.name: merged[f.name] for f in fields(cls)
+                        if f.name not in ("l2_dense", "l2_conv")})
+        params = _normalised(params)
+        check_params(params)
+        return params
+
+
+def _normalised(params: ModelParams) -> ModelParams:
+    """Lists to tuples so the dataclass stays hashable and immutable."""
+    return ModelParams(**{**params.__dict__, "nfs": tuple(params.nfs), "kss": tuple(params.kss)})
+
+
+def _require(condition: bool, key: str, message: str) -> None:
+    if not condition:
+        raise UserError(f"[model] {key}: {message}")
+
+
+def check_params(params: ModelParams) -> None:
+    """Refuse values the architecture cannot be built with, naming the key."""
+    _require(params.network in NETWORKS, "network",
+             f"{params.network!r} is not one of {', '.join(NETWORKS)}")
+    _require(len(params.nfs) == 10 and all(n > 0 for n in params.nfs), "nfs",
+             f"expected 10 positive filter counts, got {list(params.nfs)}")
+    _require(len(params.kss) == 4 and all(k > 0 for k in params.kss), "kss",
+             f"expected 4 positive kernel sizes, got {list(params.kss)}")
+    _require(params.dense_num > 0, "dense_num", f"must be positive, got {params.dense_num}")
+    _require(params.alpha >= 0, "alpha", f"must be >= 0, got {params.alpha}")
+    _require(0 <= params.drop_out < 1, "drop_out", f"must be in [0, 1), got {params.drop_out}")
+    _require(params.l2_dense >= 0 and params.l2_conv >= 0, "l2_reg",
+             f"must be >= 0, got {[params.l2_dense, params.l2_conv]}")
+    _require(params.num_resblocks >= 0, "num_resblocks",
+             f"must be >= 0, got {params.num_resblocks}")
+    _require(params.image_size > 0, "image_size", f"must be positive, got {params.image_size}")
+    if params.network == "tiled":
+        _check_tiles(params)
+    else:
+        _require(params.image_size % 16 == 0, "image_size",
+                 f"{params.image_size} is not divisible by 16: the {params.network} network "
+                 "halves the features four times (three max-pools in the encoder, one more "
+                 "at the start of the decoder, then upsampled back onto the differences), "
+                 "so use a multiple of 16 such as 288")
+
+
+def _check_tiles(params: ModelParams) -> None:
+    """Tiles must cover the image exactly and survive the encoder's three pools."""
+    size, tile = params.image_size, params.tile_size
+    _require(tile > 0, "tile_size", f"must be positive, got {tile}")
+    _require(size % tile == 0, "tile_size",
+             f"{tile} does not divide image_size {size}: the tiled network cuts "
+             f"each image into non-overlapping {tile}x{tile} tiles, so image_size must be a "
+             f"multiple of tile_size (e.g. tile_size 72 for image_size 288)")
+    _require(tile % 8 == 0, "tile_size",
+             f"{tile} is not divisible by 8: the encoder max-pools each {tile}x{tile} tile "
+             "three times by 2 before the decoder upsamples back onto the differences")
+    _require(params.lstm_units > 0, "lstm_units", f"must be positive, got {params.lstm_units}")
+
+
+def _l2(factor: float) -> keras.regularizers.Regularizer | None:
+    """No regulariser at all for a zero factor: a zero penalty still costs ops."""
+    return keras.regularizers.L2(factor) if factor > 0 else None
+
+
+def conv(filters: int, kernel: int, params: ModelParams, name: str, *, strides: int = 1,
+         activation: str | None = None) -> layers.Conv2D:
+    """A ``same``-padded convolution with the network's L2 kernel penalty."""
+    return layers.Conv2D(filters, kernel, strides=strides, padding="same",
+                         activation=activation, kernel_regularizer=_l2(params.l2_conv),
+                         name=name)
+
+
+def conv_stage(x: Any, filters: int, kernel: int, params: ModelParams, name: str,
+               batch_norm: bool, strides: int = 1) -> Any:
+    """Conv -> LeakyReLU (-> BatchNorm): the unit of encoder, decoder and down-sampling."""
+    x = conv(filters, kernel, params, f"{name}_conv", strides=strides)(x)
+    x = layers.LeakyReLU(negative_slope=params.alpha, name=f"{name}_lrelu")(x)
+    if batch_norm:
+        x = FusedBatchNormalization(name=f"{name}_bn")(x)
+    return x
+
+
+def encoder_features(x: Any, params: ModelParams, batch_norm: bool) -> list:
+    """Stages f1..f4 at scales 1, 1/2, 1/4, 1/8 of ``x``; returns [f1, f2, f3, f4]."""
+    nfs, kss = params.nfs, params.kss
+    x = conv(CHANNELS, kss[0], params, "f1_conv_rgb")(x)
+    features = [conv_stage(x, nfs[0], kss[0], params, "f1", batch_norm)]
+    for stage in range(1, 4):
+        pooled = layers.MaxPooling2D(2, name=f"f{stage + 1}_pool")(features[-1])
+        features.append(conv_stage(pooled, nfs[stage], kss[stage], params,
+                                   f"f{stage + 1}", batch_norm))
+    return features
+
+
+def build_encoder(params: ModelParams, batch_norm: bool) -> keras.Model:
+    """The one encoder model both images go through, so their weights are one set."""
+    size = params.image_size
+    image = keras.Input((size, size, CHANNELS), name="image")
+    return keras.Model(image, encoder_features(image, params, batch_norm), name="encoder")
+
+
+def pair_inputs(params: ModelParams) -> tuple[Any, Any, Any, Any]:
+    """uint8 ``reference`` and ``distorted`` inputs and their [-1, 1] scaled tensors."""
+    shape = (params.image_size, params.image_size, CHANNELS)
+    reference = keras.Input(shape, dtype="uint8", name="reference")
+    distorted = keras.Input(shape, dtype="uint8", name="distorted")
+    return (reference, distorted, ScaleToUnitRange(name="scale_reference")(reference),
+            ScaleToUnitRange(name="scale_distorted")(distorted))
+
+
+def differences(reference_features: list, distorted_features: list) -> list:
+    """[D1, D2, D3, D4] = |f4|, |f3|, |f2|, |f1| differences, deepest first."""
+    pairs = list(zip(reference_features, distorted_features))[::-1]
+    return [AbsoluteDifference(name=f"diff{index}")(list(pair))
+            for index, pair in enumerate(pairs, start=1)]
+
+
+def decoder_start(params: ModelParams, reference_features: list,
+                  distorted_features: list) -> Any:
+    """The deepest features of the image ``decoder_source`` names."""
+    chosen = reference_features if params.decoder_source == "reference" else distorted_features
+    return chosen[-1]
+
+
+def decoder(x: Any, diffs: list, params: ModelParams, batch_norm: bool,
+            extra_pool: bool = True) -> Any:
+    """Steps 1-4: conv, upsample, concat D1..D4; ends at full resolution.
+
+    With ``extra_pool`` (simple, bn, attention) step 1 pools once more and
+    upsamples back; the tiled network starts at f4's scale and does neither.
+    """
+    if extra_pool:
+        x = layers.MaxPooling2D(2, name="dec1_pool")(x)
+    for step, (filters, diff) in enumerate(zip(params.nfs[4:8], diffs), start=1):
+        x = conv_stage(x, filters, 3, params, f"dec{step}", batch_norm)
+        if extra_pool or step > 1:
+            x = layers.UpSampling2D(2, name=f"dec{step}_up")(x)
+        x = layers.Concatenate(name=f"dec{step}_concat")([x, diff])
+    return x
+
+
+def downsample(x: Any, filters: tuple[int, int], params: ModelParams, batch_norm: bool) -> Any:
+    """Step 5: stride-4 then stride-2 3x3 convolutions back to 1/8 scale."""
+    x = conv_stage(x, filters[0], 3, params, "down1", batch_norm, strides=4)
+    return conv_stage(x, filters[1], 3, params, "down2", batch_norm, strides=2)
+
+
+def head(x: Any, params: ModelParams, squash: str) -> Any:
+    """Flatten -> Dense(relu) -> Dropout -> Dense(1, squash) -> Dense(1) = score.
+
+    The last two layers compute in float32 so the score is float32 under a
+    mixed_float16 policy.
+    """
+    x = layers.Flatten(name="head_flatten")(x)
+    x = layers.Dense(params.dense_num, activation="relu",
+                     kernel_regularizer=_l2(params.l2_dense), name="head_dense")(x)
+    x = layers.Dropout(params.drop_out, name="head_dropout")(x)
+    x = layers.Dense(1, activation=squash, dtype="float32", name="head_squash")(x)
+    return layers.Dense(1, dtype="float32", name="score")(x)
+
+
+def attention_block(x: Any, filters: int, params: ModelParams, name: str = "att") -> Any:
+    """Channel and spatial attention on a conv feature map, fused with the input by a 1x1."""
+    a = conv(filters, 3, params, f"{name}_conv1", activation="relu")(x)
+    a = FusedBatchNormalization(name=f"{name}_bn")(a)
+    a = conv(filters, 3, params, f"{name}_conv2")(a)
+    channel = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_channel_pool")(a)
+    channel = conv(filters, 1, params, f"{name}_channel_conv1", activation="relu")(channel)
+    channel = conv(filters, 1, params, f"{name}_channel_conv2", activation="sigmoid")(channel)
+    channel = layers.Multiply(name=f"{name}_channel_mul")([a, channel])
+    spatial = conv(filters, 1, params, f"{name}_spatial_conv1", activation="relu")(a)
+    spatial = conv(filters, 1, params, f"{name}_spatial_conv2", activation="sigmoid")(spatial)
+    spatial = layers.Multiply(name=f"{name}_spatial_mul")([a, spatial])
+    merged = layers.Concatenate(name=f"{name}_concat")([x, channel, spatial])
+    return conv(filters, 1, params, f"{name}_out")(merged)
+
+
+def residual_block(x: Any, params: ModelParams, name: str) -> Any:
+    """``x + Conv(relu) -> Conv`` with the input's channel count."""
+    channels = x.shape[-1]
+    y = conv(channels, 3, params, f"{name}_conv1", activation="relu")(x)
+    y = conv(channels, 3, params, f"{name}_conv2")(y)
+    return layers.Add(name=f"{name}_add")([x, y])
+
+
+def params_for(config: Mapping[str, Any] | Any, network: str) -> ModelParams:
+    """Checked parameters for one builder; a config without ``network`` gets this one.
+
+    A config that names another network is a programming slip, not user input.
+    """
+    if not isinstance(config, ModelParams):
+        values = config.as_dict() if hasattr(config, "as_dict") else dict(config)
+        values.setdefault("network", network)
+        config = ModelParams.from_config(values)
+    if config.network != network:
+        raise ValueError(f"build_{network} got a config for network {config.network!r}")
+    return config

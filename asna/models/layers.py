@@ -1,0 +1,125 @@
+"""Small layers for the custom maths of the Siamese-difference networks.
+
+Each is a ``Layer`` subclass registered under the package name ``asna`` so a
+saved ``.keras`` model reloads after ``import asna.models`` with no
+``custom_objects`` (a ``Lambda`` would not reload safely).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import ops
+
+PACKAGE = "asna"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ScaleToUnitRange(keras.layers.Layer):
+    """uint8 pixels to [-1, 1] with ``(x - 127.5) / 127.5``, so models take raw images."""
+
+    def call(self, inputs: Any) -> Any:
+        pixels = ops.cast(inputs, self.compute_dtype)
+        return (pixels - 127.5) / 127.5
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class AbsoluteDifference(keras.layers.Layer):
+    """``|a - b|`` of two feature maps: the Siamese-difference signal."""
+
+    def call(self, inputs: list) -> Any:
+        first, second = inputs
+        return ops.abs(first - second)
+
+    def compute_output_shape(self, input_shape: list) -> tuple:
+        return input_shape[0]
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class TileImage(keras.layers.Layer):
+    """Cut (B, H, W, C) into a row-major sequence (B, H/t * W/t, t, t, C) of tiles.
+
+    One reshape, one transpose and one reshape, so it runs on the whole batch at
+    once; tile ``k`` is row ``k // (W/t)``, column ``k % (W/t)``.
+    """
+
+    def __init__(self, tile_size: int, **kwargs: Any):
+        super().__init__(**kwargs)
+        if tile_size <= 0:
+            raise ValueError(f"tile_size must be positive, got {tile_size}")
+        self.tile_size = int(tile_size)
+
+    def _grid(self, input_shape: tuple) -> tuple[int, int]:
+        height, width = input_shape[1], input_shape[2]
+        if height is None or width is None:
+            raise ValueError("TileImage needs a static image height and width")
+        if height % self.tile_size or width % self.tile_size:
+            raise ValueError(f"tile_size {self.tile_size} does not divide the image "
+                             f"size {height}x{width}")
+        return height // self.tile_size, width // self.tile_size
+
+    def call(self, inputs: Any) -> Any:
+        rows, columns = self._grid(tuple(inputs.shape))
+        size, channels = self.tile_size, inputs.shape[-1]
+        grid = ops.reshape(inputs, (-1, rows, size, columns, size, channels))
+        grid = ops.transpose(grid, (0, 1, 3, 2, 4, 5))
+        return ops.reshape(grid, (-1, rows * columns, size, size, channels))
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        rows, columns = self._grid(tuple(input_shape))
+        size = self.tile_size
+        return (input_shape[0], rows * columns, size, size, input_shape[-1])
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "tile_size": self.tile_size}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class FusedBatchNormalization(keras.layers.BatchNormalization):
+    """Keras BatchNormalization computed by TensorFlow's fused kernel on 4D NHWC maps.
+
+    Same maths, variables and saved weights as ``keras.layers.BatchNormalization``
+    (which Keras 3 builds from ~10 separate element-wise ops and reductions);
+    on CPU the fused kernel made a training step of the attention network at
+    288x288 about 1.6x faster. Like Keras 2's fused path, the moving variance is
+    updated with the unbiased batch variance. Other ranks, axes, masks, renorm
+    and non-TensorFlow backends fall back to the parent's ops.
+    """
+
+    def _fusable(self, inputs: Any, mask: Any) -> bool:
+        return (keras.backend.backend() == "tensorflow" and mask is None
+                and not self.renorm and len(inputs.shape) == 4
+                and self.axis in (-1, 3))
+
+    def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:
+        if not self._fusable(inputs, mask):
+            return super().call(inputs, training=training, mask=mask)
+        import tensorflow as tf  # only reached on the TensorFlow backend
+
+        channels = inputs.shape[-1]
+        gamma = (ops.cast(self.gamma, "float32") if self.scale
+                 else ops.ones((channels,), "float32"))
+        beta = (ops.cast(self.beta, "float32") if self.center
+                else ops.zeros((channels,), "float32"))
+        moving_mean = ops.cast(self.moving_mean, "float32")
+        moving_variance = ops.cast(self.moving_variance, "float32")
+        x = ops.cast(inputs, "float32")
+        if training and self.trainable:
+            outputs, new_mean, new_variance = tf.compat.v1.nn.fused_batch_norm(
+                x, gamma, beta, mean=moving_mean, variance=moving_variance,
+                epsilon=self.epsilon, is_training=True,
+                exponential_avg_factor=1.0 - self.momentum)
+            self.moving_mean.assign(ops.cast(new_mean, self.moving_mean.dtype))
+            self.moving_variance.assign(ops.cast(new_variance, self.moving_variance.dtype))
+        else:
+            outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
+                x, gamma, beta, mean=moving_mean, variance=moving_variance,
+                epsilon=self.epsilon, is_training=False)
+        return ops.cast(outputs, self.compute_dtype)
+
+
+CUSTOM_LAYERS = (ScaleToUnitRange, AbsoluteDifference, TileImage, FusedBatchNormalization)

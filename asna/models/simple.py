@@ -1,0 +1,34 @@
+"""The simple Siamese-difference network: shared encoder, difference decoder, dense head.
+
+Paper: M. Ayyoubzadeh and A. Royat, "(ASNA) An Attention-based Siamese-Difference
+Neural Network with Surrogate Ranking Loss function for Perceptual Image Quality
+Assessment", CVPR Workshops (NTIRE), 2021.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from asna.models import blocks
+from asna.models.blocks import ModelParams
+
+
+def siamese_difference(params: ModelParams, batch_norm: bool) -> tuple[list, Any]:
+    """Inputs and the decoder's full-resolution output, shared by simple, bn and attention."""
+    reference, distorted, reference_image, distorted_image = blocks.pair_inputs(params)
+    encoder = blocks.build_encoder(params, batch_norm)
+    reference_features = encoder(reference_image)
+    distorted_features = encoder(distorted_image)
+    start = blocks.decoder_start(params, reference_features, distorted_features)
+    diffs = blocks.differences(reference_features, distorted_features)
+    return [reference, distorted], blocks.decoder(start, diffs, params, batch_norm)
+
+
+def build_simple(config: Any) -> keras.Model:
+    """Encoder and decoder without normalisation; sigmoid before the final linear score."""
+    params = blocks.params_for(config, "simple")
+    inputs, x = siamese_difference(params, batch_norm=False)
+    x = blocks.downsample(x, (params.nfs[8], params.nfs[9]), params, batch_norm=False)
+    return keras.Model(inputs, blocks.head(x, params, "sigmoid"), name="asna_simple")

@@ -1,0 +1,237 @@
+"""Training a network from a resolved config: data, loss, schedule, checkpoints, logs, resume.
+
+Everything the four ``train_<network>.py`` scripts share lives here, so a
+script only parses its arguments and names its network.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from asna import metrics
+from asna.config import Config
+from asna.errors import UserError
+from asna.distributed import (is_chief, make_strategy, patch_keras_for_multi_worker, task_index,
+                               without_auto_sharding, worker_input_context)
+from asna.paths import resolve_repo_path
+
+SCRIPT_FOR_NETWORK = {name: f"train_{name}.py" for name in ("simple", "bn", "attention", "tiled")}
+
+
+def step_decay(learning_rate: float, drop: float, every: int):
+    """The original schedule: ``lr * drop ** floor((1 + epoch) / every)``."""
+    def schedule(epoch: int, _current: float = 0.0) -> float:
+        return float(learning_rate * drop ** math.floor((1 + epoch) / every))
+    return schedule
+
+
+class RunFiles:
+    """Names of everything a training run writes beside its model."""
+
+    def __init__(self, model_path: str):
+        self.model = Path(model_path)
+        if self.model.suffix != ".keras":
+            raise UserError(f"training.model_path {model_path!r} must end in .keras")
+        self.folder = self.model.parent
+        self.info = self.model.with_suffix(".json")
+        self.config = self.folder / "config.txt"
+        self.log = self.folder / "log.csv"
+        self.curves = self.folder / "training_curves.png"
+        self.backup = self.folder / "backup"
+        self.tensorboard = self.folder / "tensorboard"
+
+
+class ValidationCorrelations(keras.callbacks.Callback):
+    """SRCC, PLCC and the main score on the whole validation set after each epoch.
+
+    Batch-averaged correlations are biased; these are computed once over every
+    validation pair and added to the epoch's logs as ``val_srcc`` and friends.
+    """
+
+    def __init__(self, dataset: tf.data.Dataset, targets: np.ndarray):
+        super().__init__()
+        self.dataset = dataset
+        self.targets = targets
+
+    def on_epoch_end(self, epoch, logs=None):
+        predictions = self.model.predict(self.dataset, verbose=0).reshape(-1)
+        scores = metrics.all_metrics(self.targets, predictions[: len(self.targets)])
+        if logs is not None:
+            for key in ("srcc", "plcc", "main_score"):
+                logs[f"val_{key}"] = scores[key]
+        print(f"  validation on {len(self.targets)} pairs: SRCC {scores['srcc']:.4f}  "
+              f"PLCC {scores['plcc']:.4f}  main score {scores['main_score']:.4f}")
+
+
+def check_network(config: Config, network: str) -> None:
+    """Refuse a config meant for another network, naming the right script."""
+    wanted = config.model.network
+    if wanted != network:
+        raise UserError(f"{config.source}: [model] network is {wanted!r}; train it with "
+                        f"{SCRIPT_FOR_NETWORK[wanted]} (this is {SCRIPT_FOR_NETWORK[network]})")
+
+
+def prepare_run_folder(files: RunFiles, resume: bool, overwrite: bool) -> None:
+    """Keep what a user already has unless they asked to resume or overwrite it."""
+    if resume:
+        if not files.backup.exists():
+            raise UserError(f"{files.backup}: no saved state to resume from (train without --resume first)")
+        return
+    if files.model.exists() or files.backup.exists():
+        if not overwrite:
+            raise UserError(f"{files.model.parent}: a run is already there; pass --resume to continue it "
+                            f"or --overwrite to start again (or set training.model_path)")
+        for path in (files.backup, files.tensorboard):
+            shutil.rmtree(path, ignore_errors=True)
+        for path in (files.model, files.log, files.info, files.curves):
+            path.unlink(missing_ok=True)
+    files.folder.mkdir(parents=True, exist_ok=True)
+
+
+def best_validation_loss(log: Path) -> float | None:
+    """The best ``val_loss`` logged so far, so a resumed run keeps the right checkpoint."""
+    if not log.exists():
+        return None
+    import pandas as pd
+
+    table = pd.read_csv(log)
+    return float(table["val_loss"].min()) if "val_loss" in table and len(table) else None
+
+
+def load_initial_weights(model: keras.Model, path: str) -> None:
+    """Start from another run's weights (a ``.keras`` model or a ``.weights.h5`` file)."""
+    path = resolve_repo_path(path)
+    if not os.path.isfile(path):
+        raise UserError(f"{path}: training.init_weights file not found")
+    try:
+        if path.endswith(".weights.h5"):
+            model.load_weights(path)
+        else:
+            from asna.models import custom_objects
+
+            source = keras.models.load_model(path, compile=False, custom_objects=custom_objects())
+            model.set_weights(source.get_weights())
+    except (ValueError, OSError) as error:
+        raise UserError(f"{path}: cannot start from these weights "
+                        f"({str(error).strip().splitlines()[0]})") from None
+    print(f"started from the weights in {path}")
+
+
+def train(network: str, config: Config, resume: bool = False, overwrite: bool = False) -> Path:
+    """Train ``network`` as the config says; returns the path of the best model."""
+    from asna.data.pipeline import make_dataset, read_targets
+    from asna.losses import build_loss
+    from asna.models import build_model
+    from asna.plots import plot_training_curves
+    from asna.tf_metrics import abs_plcc_plus_abs_srcc, plcc_loss
+
+    check_network(config, network)
+    training = config.training
+    files = RunFiles(training.model_path)
+    for split in ("train", "val"):
+        if not os.path.isfile(getattr(config.data, split)):
+            raise UserError(f"{getattr(config.data, split)}: data.{split} file not found "
+                            f"(make it with a script in prepare_dataset/)")
+    strategy = make_strategy(training.distribute)  # first: multi-worker set-up must precede other ops
+    if not is_chief():
+        files = RunFiles(str(files.folder / f"worker_{task_index()}" / files.model.name))
+    prepare_run_folder(files, resume, overwrite)
+    keras.utils.set_random_seed(training.seed)
+    if training.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    replicas = strategy.num_replicas_in_sync
+    global_batch = training.batch_size * replicas
+    train_targets = read_targets(config.data.train)
+    val_targets = read_targets(config.data.val)
+    steps = training.steps_per_epoch or len(train_targets) // global_batch
+    if steps < 1:
+        raise UserError(f"{config.data.train}: {len(train_targets)} pairs make no full batch of "
+                        f"{global_batch}; lower training.batch_size")
+
+    with strategy.scope():
+        model = build_model(config.model)
+        if training.init_weights and not resume:
+            load_initial_weights(model, training.init_weights)
+        model.compile(optimizer=keras.optimizers.Adam(training.learning_rate),
+                      loss=build_loss(config.loss, training.batch_size),
+                      metrics=[_named(plcc_loss, "one_minus_plcc2"),
+                               _named(abs_plcc_plus_abs_srcc, "plcc_srcc")])
+
+    context = worker_input_context(strategy)
+    multi_worker = context.num_input_pipelines > 1
+    # Each worker reads its own shard and batches for its local replicas; Keras
+    # splits that batch so every replica gets training.batch_size pairs.
+    worker_batch = global_batch  # tf.distribute splits each worker's batch over all replicas
+    train_data = without_auto_sharding(make_dataset(
+        config.data.train, worker_batch, training=True, augment=config.data.augment,
+        intensity_augment=config.data.intensity_augment, seed=training.seed, input_context=context),
+        float_images=multi_worker)
+    # Every worker scores the whole validation set, so all see the same correlations.
+    val_data = without_auto_sharding(make_dataset(config.data.val, worker_batch, training=False),
+                                     float_images=multi_worker)
+    val_loss_data = val_data.apply(tf.data.experimental.assert_cardinality(
+        math.ceil(len(val_targets) / worker_batch)))
+    if config.loss.ranker == "learned":  # the learned ranker needs full batches; correlations use all
+        val_loss_data = val_data.filter(lambda images, y: tf.shape(y)[0] == worker_batch).apply(
+            tf.data.experimental.assert_cardinality(len(val_targets) // worker_batch))
+    config.save(files.config)
+    _write_model_info(files, config)
+    callbacks = [
+        keras.callbacks.LearningRateScheduler(step_decay(
+            training.learning_rate, training.learning_rate_drop, training.drop_learning_rate_after_epochs)),
+        ValidationCorrelations(val_data, val_targets),
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.ModelCheckpoint(str(files.model), monitor="val_loss", save_best_only=True,
+                                        initial_value_threshold=best_validation_loss(files.log) if resume else None),
+        keras.callbacks.BackupAndRestore(str(files.backup), delete_checkpoint=False),
+        keras.callbacks.CSVLogger(str(files.log), append=resume),
+        keras.callbacks.TensorBoard(str(files.tensorboard), write_graph=False, profile_batch=0),
+    ]
+    print(f"training {network} on {len(train_targets)} pairs ({steps} steps of {global_batch} per epoch, "
+          f"{replicas} replica(s)), validating on {len(val_targets)} pairs; writing to {files.folder}")
+    if multi_worker:
+        patch_keras_for_multi_worker(model)
+    with strategy.scope():
+        history = model.fit(train_data, epochs=training.epochs, steps_per_epoch=steps,
+                            validation_data=val_loss_data, callbacks=callbacks, shuffle=False,
+                            verbose=1 if sys.stdout.isatty() else 2)
+    if model.stop_training and history.history.get("loss") and not np.isfinite(history.history["loss"][-1]):
+        raise UserError(f"training stopped: the loss became NaN in epoch {len(history.history['loss'])}; "
+                        f"lower training.learning_rate")
+    if files.log.exists():
+        plot_training_curves(files.log, files.curves, title=f"{network} — {config.source}")
+    if not files.model.exists():
+        raise UserError("no epoch finished with a finite validation loss; nothing was saved")
+    print(f"best model on validation loss: {files.model}; curves: {files.curves}")
+    return files.model
+
+
+def _named(function, name: str):
+    """A metric function under the name Keras shows in logs."""
+    def metric(y_true, y_pred):
+        return function(y_true, y_pred)
+    metric.__name__ = name
+    return metric
+
+
+def _write_model_info(files: RunFiles, config: Config) -> None:
+    """What evaluation needs beside the model: the score scale of its training data."""
+    from asna.data.layout import open_pairs, read_standardization
+
+    with open_pairs(config.data.train) as handle:
+        standardization = read_standardization(handle)
+    info = {"network": config.model.network, "image_size": config.model.image_size,
+            "standardization": {k: list(v) for k, v in standardization.items()},
+            "train_data": config.data.train, "config": str(files.config.name)}
+    temporary = files.info.with_name(files.info.name + ".tmp")
+    temporary.write_text(json.dumps(info, indent=2))
+    os.replace(temporary, files.info)

@@ -1,0 +1,213 @@
+"""The four Siamese-difference networks: shapes, shared weights, training, saving, errors."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+import asna.models
+from asna.config import defaults
+from asna.errors import UserError
+from asna.models import build_model
+from asna.models.layers import AbsoluteDifference, ScaleToUnitRange, TileImage
+
+BATCH = 4
+SMALL = {"image_size": 32, "tile_size": 16, "dense_num": 8, "lstm_units": 4,
+         "nfs": [4, 4, 8, 8, 8, 8, 8, 4, 4, 8], "num_resblocks": 1}
+# Conv2D layers one encoder tower holds: f1 has two, f2..f4 one each.
+ENCODER_CONVS = 5
+
+
+def small(network: str, **overrides) -> dict:
+    return {**SMALL, "network": network, **overrides}
+
+
+def pair_batch(size: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return tuple(rng.integers(0, 256, (BATCH, size, size, 3), dtype=np.uint8) for _ in range(2))
+
+
+def predict(model: keras.Model, reference: np.ndarray, distorted: np.ndarray) -> np.ndarray:
+    return np.asarray(model([reference, distorted], training=False))
+
+
+@pytest.mark.parametrize("network", asna.models.NETWORKS)
+def test_builds_with_one_float32_score_per_pair(network):
+    model = build_model(small(network))
+    assert [tensor.name for tensor in model.inputs] == ["reference", "distorted"]
+    assert all(tensor.dtype == "uint8" for tensor in model.inputs)
+    scores = predict(model, *pair_batch())
+    assert scores.shape == (BATCH, 1) and scores.dtype == np.float32
+
+
+@pytest.mark.parametrize("network", asna.models.NETWORKS)
+def test_encoder_weights_are_one_set(network):
+    model = build_model(small(network))
+    encoder = model.get_layer("encoder")
+    assert isinstance(encoder, keras.Model)
+    encoder_convs = [layer for layer in encoder.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert len(encoder_convs) == ENCODER_CONVS
+    # Every encoder variable appears once in the model: no second tower.
+    model_ids = [id(variable) for variable in model.weights]
+    assert len(model_ids) == len(set(model_ids))
+    assert {id(v) for v in encoder.weights} <= set(model_ids)
+    top_level_convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert all(not layer.name.startswith("f") for layer in top_level_convs)
+
+
+@pytest.mark.parametrize("network", asna.models.NETWORKS)
+def test_identical_images_reach_the_decoder_as_zero_differences(network):
+    """The encoder is applied to both inputs with the same weights, so |f_ref - f_dist| = 0."""
+    model = build_model(small(network))
+    reference, _ = pair_batch()
+    probe = keras.Model(model.inputs, [model.get_layer(f"diff{i}").output for i in range(1, 5)])
+    for diff in probe([reference, reference], training=False):
+        assert float(np.max(np.abs(np.asarray(diff)))) == 0.0
+
+
+@pytest.mark.parametrize("network", asna.models.NETWORKS)
+def test_trains_two_steps_without_nan(network):
+    keras.utils.set_random_seed(1)
+    model = build_model(small(network, drop_out=0.1))
+    model.compile(optimizer="adam", loss="mse")
+    reference, distorted = pair_batch()
+    targets = np.random.default_rng(2).normal(size=(BATCH, 1)).astype("float32")
+    history = model.fit([reference, distorted], targets, batch_size=2, epochs=1, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert np.all(np.isfinite(predict(model, reference, distorted)))
+
+
+@pytest.mark.parametrize("network", asna.models.NETWORKS)
+def test_saved_model_reloads_to_identical_predictions(network, tmp_path):
+    model = build_model(small(network))
+    if network in ("bn", "attention"):  # move BN statistics off their initial values
+        model.compile(optimizer="adam", loss="mse")
+        reference, distorted = pair_batch(seed=3)
+        model.fit([reference, distorted], np.zeros((BATCH, 1), "float32"), verbose=0)
+    path = tmp_path / f"{network}.keras"
+    model.save(path)
+    reloaded = keras.models.load_model(path)
+    pair = pair_batch(seed=4)
+    np.testing.assert_array_equal(predict(model, *pair), predict(reloaded, *pair))
+
+
+@pytest.mark.parametrize("network", asna.models.NETWORKS)
+def test_decoder_source_picks_whose_features_start_the_decoder(network):
+    """Differences are symmetric, so only the decoder's start tells the inputs apart:
+    (a, b) with the reference's features equals (b, a) with the distorted's."""
+    from_reference = build_model(small(network, decoder_source="reference"))
+    from_distorted = build_model(small(network, decoder_source="distorted"))
+    from_distorted.set_weights(from_reference.get_weights())
+    first, second = pair_batch(seed=5)
+    np.testing.assert_allclose(predict(from_reference, first, second),
+                               predict(from_distorted, second, first), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(predict(from_reference, first, second),
+                           predict(from_distorted, first, second), rtol=1e-4, atol=1e-6)
+
+
+def test_tile_size_that_does_not_divide_the_image_is_a_user_error():
+    with pytest.raises(UserError, match=r"tile_size: 24 does not divide image_size 64"):
+        build_model(small("tiled", image_size=64, tile_size=24))
+
+
+def test_tile_size_not_divisible_by_8_is_a_user_error():
+    with pytest.raises(UserError, match=r"tile_size: 12 is not divisible by 8"):
+        build_model(small("tiled", image_size=48, tile_size=12))
+
+
+@pytest.mark.parametrize("network", ["simple", "bn", "attention"])
+def test_image_size_not_divisible_by_16_is_a_user_error(network):
+    with pytest.raises(UserError, match=r"image_size: 40 is not divisible by 16"):
+        build_model(small(network, image_size=40))
+
+
+def test_bad_keys_and_values_are_user_errors():
+    with pytest.raises(UserError, match="unknown key"):
+        build_model({"network": "simple", "image_sise": 32})
+    with pytest.raises(UserError, match="network"):
+        build_model({"network": "resnet"})
+    with pytest.raises(UserError, match="nfs"):
+        build_model(small("simple", nfs=[4] * 9))
+
+
+def test_builds_from_a_config_section():
+    config = defaults()
+    config.values["model"].update(small("bn"))
+    assert build_model(config.model).name == "asna_bn"
+
+
+def test_attention_options_change_the_graph():
+    full = build_model(small("attention", num_resblocks=2))
+    bare = build_model(small("attention", num_resblocks=0, attention_flag=False))
+    names = {layer.name for layer in full.layers}
+    assert {"att_out", "res1_add", "res2_add"} <= names
+    assert not any(layer.name.startswith(("att_", "res")) for layer in bare.layers)
+    assert full.get_layer("head_squash").activation.__name__ == "tanh"
+
+
+def test_scale_maps_uint8_to_unit_range():
+    scaled = np.asarray(ScaleToUnitRange()(np.array([[0, 51, 255]], dtype="uint8")))
+    np.testing.assert_allclose(scaled, [[-1.0, (51 - 127.5) / 127.5, 1.0]], rtol=1e-6)
+
+
+def test_absolute_difference():
+    first = np.array([[1.0, -2.0]], "float32")
+    second = np.array([[3.0, -5.0]], "float32")
+    np.testing.assert_allclose(np.asarray(AbsoluteDifference()([first, second])), [[2.0, 3.0]])
+
+
+def test_tiles_are_row_major():
+    image = np.arange(4 * 6 * 1, dtype="float32").reshape(1, 4, 6, 1)
+    tiles = np.asarray(TileImage(2)(image))
+    assert tiles.shape == (1, 6, 2, 2, 1)
+    for index in range(6):
+        row, column = divmod(index, 3)
+        np.testing.assert_array_equal(tiles[0, index],
+                                      image[0, 2 * row:2 * row + 2, 2 * column:2 * column + 2])
+
+
+def test_fused_batch_norm_matches_keras_batch_norm():
+    """Same outputs and moving mean; the moving variance takes the unbiased batch variance."""
+    from asna.models.layers import FusedBatchNormalization
+
+    features = np.random.default_rng(6).normal(2.0, 3.0, (4, 6, 6, 5)).astype("float32")
+    fused, plain = FusedBatchNormalization(), keras.layers.BatchNormalization()
+    for training in (False, True):
+        np.testing.assert_allclose(np.asarray(fused(features, training=training)),
+                                   np.asarray(plain(features, training=training)),
+                                   rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(fused.moving_mean), np.asarray(plain.moving_mean),
+                               rtol=1e-5)
+    count = features.size // features.shape[-1]
+    batch_variance = features.reshape(-1, features.shape[-1]).var(axis=0)
+    expected = plain.momentum + (1 - plain.momentum) * batch_variance * count / (count - 1)
+    np.testing.assert_allclose(np.asarray(fused.moving_variance), expected, rtol=1e-4)
+
+
+def test_score_is_float32_under_mixed_precision():
+    previous = keras.mixed_precision.dtype_policy()
+    keras.mixed_precision.set_dtype_policy("mixed_float16")
+    try:
+        model = build_model(small("attention"))
+        scores = model(list(pair_batch()), training=True)
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous)
+    assert scores.dtype == "float32" and model.output.dtype == "float32"
+
+
+def test_custom_objects_names_the_layers():
+    assert {"ScaleToUnitRange", "AbsoluteDifference", "TileImage",
+            "FusedBatchNormalization"} <= set(asna.models.custom_objects())
+
+
+def test_diagram_reads_stages_and_wiring_from_the_model(tmp_path):
+    from asna.models.diagram import collect, draw
+
+    model = build_model(small("tiled", decoder_source="distorted"))
+    layout = collect(model)
+    assert [stage.name for stage in layout.encoder] == ["lstm", "f1", "f2", "f3", "f4"]
+    assert (layout.start_image, layout.start_stage) == ("distorted", "f4")
+    assert layout.diffs == {"diff1": "f4", "diff2": "f3", "diff3": "f2", "diff4": "f1"}
+    path = draw(model, tmp_path / "figure.png")
+    assert path.stat().st_size > 10_000

@@ -1,0 +1,275 @@
+"""The built-in KADID-style synthetic set: distortions, labels, files, export, script."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+
+import cv2
+import h5py
+import numpy as np
+import pytest
+
+from asna.data import synthetic
+from asna.data.distortions import BY_ID, DISTORTIONS, LEVELS, distort, mos_standardization, read_mos_table
+from asna.data.layout import decode_strings, open_pairs, read_standardization
+from conftest import error_lines, run_script
+
+CHEAP_TYPES = (1, 4, 10, 13, 20)  # one colour-only type (4) to check grey photographs skip it
+# PSNR against the reference must not rise with the level for these types
+# (Mean_Shift and Contrast change go both ways by design; the patch types and
+# colour blocks move random patches, so their PSNR is only roughly monotone).
+MONOTONE_TYPES = (1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 19, 21, 22, 24)
+
+
+def psnr(reference: np.ndarray, image: np.ndarray) -> float:
+    error = np.mean((reference.astype(np.float64) - image) ** 2)
+    return 100.0 if error == 0 else 10 * np.log10(255.0 ** 2 / error)
+
+
+@pytest.fixture(scope="module")
+def crops() -> dict[int, np.ndarray]:
+    """A natural colour crop at a few sizes (astronaut, shrunk like the generator does)."""
+    photo = synthetic.load_photograph("astronaut", None)
+    return {size: np.ascontiguousarray(cv2.resize(photo, (size * 3 // 2, size * 3 // 2),
+                                                  interpolation=cv2.INTER_AREA)[:size, :size])
+            for size in (32, 64, 96)}
+
+
+def file_digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ---------------------------------------------------------------- the table and the distortions
+
+def test_table_has_every_type_and_level_with_our_names():
+    table = read_mos_table()
+    assert len(table) == 125
+    for kind in DISTORTIONS:
+        for level in LEVELS:
+            entry = table[(kind.type_id, level)]
+            assert entry.name == kind.name and 1.0 <= entry.mos_mean <= 5.0
+    assert len(DISTORTIONS) == 25 and len({d.type_id for d in DISTORTIONS}) == 25
+    mean, std = mos_standardization([d.type_id for d in DISTORTIONS], table)
+    assert mean == pytest.approx(3.0326, abs=1e-4) and std == pytest.approx(1.0214, abs=1e-4)
+
+
+def test_table_matches_the_shared_spec_copy(repo_root):
+    spec = repo_root.parent / "shared" / "spec" / "kadid10k_type_level_mos.csv"
+    if not spec.exists():
+        pytest.skip("shared spec not present in this checkout")
+    ours = [line for line in (repo_root / "asna/data/kadid_type_level_mos.csv").read_text().splitlines()
+            if not line.startswith("#")]
+    assert ours == spec.read_text().splitlines()
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_every_distortion_keeps_shape_and_type_and_is_fast(crops, size):
+    image = crops[size]
+    started = time.perf_counter()
+    for kind in DISTORTIONS:
+        for level in LEVELS:
+            out = distort(image, kind.type_id, level, (0, 1))
+            assert out.shape == image.shape and out.dtype == np.uint8, (kind.name, level)
+    assert time.perf_counter() - started < 30
+
+
+def test_distortions_are_deterministic_for_a_seed(crops):
+    image = crops[64]
+    for kind in DISTORTIONS:
+        first = distort(image, kind.type_id, 3, (5, 2))
+        np.testing.assert_array_equal(first, distort(image, kind.type_id, 3, (5, 2)))
+    random_types = (3, 5, 6, 11, 13, 19, 20, 23)
+    assert any(not np.array_equal(distort(image, t, 4, (5, 2)), distort(image, t, 4, (6, 2)))
+               for t in random_types)
+
+
+@pytest.mark.parametrize("size", [64, 96])
+def test_psnr_does_not_rise_with_level(crops, size):
+    image = crops[size]
+    for type_id in MONOTONE_TYPES:
+        values = [psnr(image, distort(image, type_id, level, (0, 3))) for level in LEVELS]
+        assert all(later <= earlier + 0.05 for earlier, later in zip(values, values[1:])), \
+            (BY_ID[type_id].name, [round(v, 2) for v in values])
+        assert values[-1] < 40, BY_ID[type_id].name  # the strongest level is visible
+
+
+def test_every_type_changes_the_image_at_its_strongest_level(crops):
+    image = crops[64]
+    for kind in DISTORTIONS:
+        worst = min(psnr(image, distort(image, kind.type_id, level, (0, 3))) for level in LEVELS)
+        assert worst < 35, kind.name
+
+
+def test_mean_shift_and_contrast_are_identity_at_their_middle_level(crops):
+    image = crops[64]
+    for type_id in (18, 25):
+        np.testing.assert_array_equal(distort(image, type_id, 3), image)
+
+
+# ---------------------------------------------------------------- the prepared files
+
+@pytest.fixture(scope="module")
+def tiny_set(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synthetic")
+    export = out / "export"
+    summary = synthetic.create_synthetic(out, image_size=32, crops_per_image=2, seed=3, val_ratio=0.25,
+                                         export_dir=export, type_ids=CHEAP_TYPES)
+    return out, export, summary
+
+
+def test_counts_are_references_times_types_times_levels(tiny_set):
+    out, _, summary = tiny_set
+    references, _ = synthetic.prepare_references(32, 2, 3)
+    grey = sum(r.grey for r in references)
+    assert len(references) == 2 * len(synthetic.PHOTOGRAPHS)
+    expected = (len(references) - grey) * len(CHEAP_TYPES) * 5 + grey * (len(CHEAP_TYPES) - 1) * 5
+    assert summary.pairs["train"] + summary.pairs["val"] == expected
+    assert synthetic.expected_pairs(references, CHEAP_TYPES) == expected
+    with open_pairs(out / "synthetic_train.h5") as train, open_pairs(out / "synthetic_val.h5") as val:
+        assert train["x"].shape[0] + val["x"].shape[0] == expected
+        assert train["x"].shape[1:] == (2, 32, 32, 3)
+        assert train.attrs["split"] == "train" and val.attrs["split"] == "val"
+
+
+def test_labels_equal_the_table_and_are_standardised(tiny_set):
+    out, _, _ = tiny_set
+    table = read_mos_table()
+    mean, std = mos_standardization(CHEAP_TYPES, table)
+    for split in ("train", "val"):
+        with open_pairs(out / f"synthetic_{split}.h5") as handle:
+            names = decode_strings(handle["dist_name"][:])
+            mos, y = handle["mos"][:], handle["y"][:]
+            assert read_standardization(handle) == {"synthetic": (mean, std)}
+            assert set(decode_strings(handle["source"][:])) == {"synthetic"}
+            for name, value in zip(names, mos):
+                ref, type_id, level = re.fullmatch(r"(A\d{4})_(\d{2})_(\d{2})\.bmp", name).groups()
+                assert value == pytest.approx(table[(int(type_id), int(level))].mos_mean, abs=1e-6)
+            np.testing.assert_allclose(y, (mos - mean) / std, atol=1e-5)
+
+
+def test_splits_share_no_reference_and_no_photograph(tiny_set):
+    out, _, summary = tiny_set
+    with open_pairs(out / "synthetic_train.h5") as train, open_pairs(out / "synthetic_val.h5") as val:
+        train_refs, val_refs = set(decode_strings(train["ref_id"][:])), set(decode_strings(val["ref_id"][:]))
+        assert train_refs and val_refs and not train_refs & val_refs
+    assert not set(summary.photographs["train"]) & set(summary.photographs["val"])
+    assert len(summary.photographs["val"]) == round(0.25 * len(synthetic.PHOTOGRAPHS))
+
+
+def test_reference_is_the_same_crop_in_every_pair_of_its_id(tiny_set):
+    out, _, _ = tiny_set
+    with open_pairs(out / "synthetic_train.h5") as handle:
+        refs, x = decode_strings(handle["ref_id"][:]), handle["x"][:]
+    first = {}
+    for ref_id, pair in zip(refs, x):
+        np.testing.assert_array_equal(first.setdefault(ref_id, pair[0]), pair[0])
+
+
+def test_export_folder_format(tiny_set):
+    out, export, summary = tiny_set
+    lines = (export / "labels.txt").read_text().splitlines()
+    assert len(lines) == summary.pairs["train"] + summary.pairs["val"]
+    table = read_mos_table()
+    references = sorted(p.name for p in (export / "Ref").iterdir())
+    assert references[0] == "A0001.bmp" and len(references) == 2 * len(synthetic.PHOTOGRAPHS)
+    for line in lines:
+        name, score = line.split(",")
+        ref, type_id, level = re.fullmatch(r"(A\d{4})_(\d{2})_(\d{2})\.bmp", name).groups()
+        assert float(score) == pytest.approx(table[(int(type_id), int(level))].mos_mean)
+        assert (export / "Dis" / name).is_file()
+    image = cv2.imread(str(export / "Dis" / lines[0].split(",")[0]))[..., ::-1]
+    with open_pairs(out / "synthetic_train.h5") as train, open_pairs(out / "synthetic_val.h5") as val:
+        for handle in (train, val):
+            names = decode_strings(handle["dist_name"][:])
+            if lines[0].split(",")[0] in names:
+                np.testing.assert_array_equal(handle["x"][names.index(lines[0].split(",")[0]), 1], image)
+
+
+def test_same_arguments_give_the_same_bytes(tiny_set, tmp_path):
+    out, _, _ = tiny_set
+    again = synthetic.create_synthetic(tmp_path, image_size=32, crops_per_image=2, seed=3, val_ratio=0.25,
+                                       type_ids=CHEAP_TYPES)
+    assert again.pairs == tiny_set[2].pairs
+    for split in ("train", "val"):
+        assert file_digest(tmp_path / f"synthetic_{split}.h5") == file_digest(out / f"synthetic_{split}.h5")
+    other = synthetic.create_synthetic(tmp_path / "other", image_size=32, crops_per_image=2, seed=4,
+                                       val_ratio=0.25, type_ids=CHEAP_TYPES)
+    assert file_digest(tmp_path / "other" / "synthetic_train.h5") != file_digest(out / "synthetic_train.h5")
+    assert other.pairs["train"] + other.pairs["val"] == again.pairs["train"] + again.pairs["val"]
+
+
+@pytest.mark.slow
+def test_workers_do_not_change_the_files(tmp_path):
+    for workers in (1, 2):
+        synthetic.create_synthetic(tmp_path / str(workers), image_size=32, crops_per_image=1, seed=0,
+                                   type_ids=(2, 9, 15), workers=workers)
+    for split in ("train", "val"):
+        assert file_digest(tmp_path / "1" / f"synthetic_{split}.h5") == \
+            file_digest(tmp_path / "2" / f"synthetic_{split}.h5")
+
+
+def test_small_photographs_are_enlarged_at_most_once_and_large_sizes_refused():
+    assert synthetic.working_scale(172, 288) == pytest.approx(288 / 172)  # 'text', enlarged 1.67x
+    assert synthetic.working_scale(100, 288) is None  # would need 2.9x
+    assert synthetic.working_scale(512, 64) == pytest.approx(96 / 512)  # shrunk to 1.5 x the crop
+    assert synthetic.working_scale(300, 288) == 1.0
+    photographs, skipped = synthetic.load_photographs(512)
+    assert len(photographs) >= synthetic.MIN_PHOTOGRAPHS and any("page" in s for s in skipped)
+
+
+@pytest.mark.parametrize("arguments", [dict(image_size=16), dict(image_size=4096), dict(crops_per_image=0),
+                                       dict(val_ratio=0.0), dict(val_ratio=1.0), dict(seed=-1),
+                                       dict(type_ids=(26,))])
+def test_bad_arguments_are_user_errors(tmp_path, arguments):
+    from asna.errors import UserError
+
+    with pytest.raises(UserError):
+        synthetic.create_synthetic(tmp_path, **arguments)
+
+
+def test_export_folder_must_be_new_or_empty(tmp_path):
+    from asna.errors import UserError
+
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "old.txt").write_text("x")
+    with pytest.raises(UserError, match="empty folder"):
+        synthetic.create_synthetic(tmp_path / "out", image_size=32, export_dir=tmp_path / "export",
+                                   type_ids=(1,))
+
+
+def test_grid_figure(tmp_path):
+    path = synthetic.save_grid(tmp_path / "grid.png", image_size=32)
+    image = cv2.imread(str(path))
+    assert image is not None and image.shape[0] > 13 * 32 and image.shape[1] > 10 * 32
+
+
+# ---------------------------------------------------------------- the script
+
+@pytest.mark.slow
+def test_script_builds_the_full_set_at_a_tiny_size(tmp_path):
+    result = run_script("prepare_dataset/create_data_synthetic.py", "--out", str(tmp_path / "out"),
+                        "--image-size", "32", "--workers", "1", "--grid", str(tmp_path / "grid.png"),
+                        timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "train:" in result.stdout and "val:" in result.stdout and "done in" in result.stdout
+    with h5py.File(tmp_path / "out" / "synthetic_train.h5", "r") as train, \
+            h5py.File(tmp_path / "out" / "synthetic_val.h5", "r") as val:
+        total = train["x"].shape[0] + val["x"].shape[0]
+    assert total == 9 * 25 * 5 + 8 * 22 * 5  # colour photographs: 25 types, grey ones: 22
+    assert (tmp_path / "grid.png").is_file()
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--image-size", "5000"], "--image-size 5000"),
+    (["--val-ratio", "1.5"], "--val-ratio 1.5"),
+    (["--crops-per-image", "0"], "--crops-per-image 0"),
+    ([], "nothing to do"),
+])
+def test_script_bad_arguments_give_one_line(tmp_path, arguments, message):
+    out = ["--out", str(tmp_path / "out")] if arguments else []
+    result = run_script("prepare_dataset/create_data_synthetic.py", *out, *arguments, timeout=120)
+    assert result.returncode == 2
+    lines = error_lines(result)
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]

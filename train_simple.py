@@ -1,0 +1,17 @@
+"""Train the simple Siamese-difference network from a text config.
+
+Example: python train_simple.py --config configs/simple_synthetic.txt --set training.epochs=2
+The best model on validation loss is kept at training.model_path; --resume
+continues an interrupted run at its next epoch, optimiser state included.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from asna.cli import train_main  # noqa: E402
+from asna.errors import run_cli  # noqa: E402
+
+if __name__ == "__main__":
+    run_cli(lambda: train_main("simple", __doc__))
