@@ -20,7 +20,7 @@ def main() -> int:
     parser.add_argument("--out", default="runs/demo", help="folder for the model, metrics and figures")
     parser.add_argument("--config", default="configs/attention_synthetic.txt", help="training config")
     parser.add_argument("--image-size", type=int, default=64, help="image side for data and network")
-    parser.add_argument("--crops-per-image", type=int, default=2, help="reference crops per photograph")
+    parser.add_argument("--crops-per-image", type=int, default=4, help="reference crops per photograph")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a training config value (repeatable)")

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from asna import metrics
 from asna.config import load_config
@@ -66,26 +65,25 @@ def export_challenge_folder(data_file: Path, folder: Path) -> Path:
     return folder
 
 
-def challenge_check(folder: Path, model: Path, out: Path) -> dict[str, float]:
-    """SRCC of the challenge-format scores against the labels, beside PSNR and SSIM."""
-    from asna.evaluation.classic import classic_scores
+def challenge_check(folder: Path, model: Path, out: Path, per_pair_csv: Path) -> dict[str, float]:
+    """SRCC of the challenge-format scores against the folder's labels, beside PSNR and SSIM.
+
+    PSNR and SSIM of the same pairs come from the dataset evaluation's per-pair CSV.
+    """
+    import pandas as pd
+
     from asna.evaluation.folders import read_labels, run_ntire
 
     output = run_ntire(str(folder / "Ref"), str(folder / "Dis"), str(out), [str(model)], tta="none",
                        fit="center", scale_source=None, batch_size=64)
+    scores = pd.read_csv(output, header=None, names=["name", "score"])
+    scores["key"] = scores["name"].str.lower()
     labels = read_labels(folder / "labels.txt")
-    predicted = dict(line.split(",") for line in output.read_text().split())
-    names = sorted(labels)
-    psnr, ssim = [], []
-    for name in names:
-        reference = cv2.imread(str(folder / "Ref" / f"{name.split('_')[0]}.bmp"))[..., ::-1]
-        distorted = cv2.imread(str(folder / "Dis" / name))[..., ::-1]
-        classic = classic_scores(reference[None], distorted[None])
-        psnr.append(float(classic["psnr"][0]))
-        ssim.append(float(classic["ssim"][0]))
-    truth = np.array([labels[n] for n in names])
-    return {"model": metrics.srcc(truth, [float(predicted[n]) for n in names]),
-            "psnr": metrics.srcc(truth, psnr), "ssim": metrics.srcc(truth, ssim), "images": len(names)}
+    classic = pd.read_csv(per_pair_csv).assign(key=lambda table: table["name"].str.lower())
+    table = scores.merge(classic[["key", "psnr", "ssim"]], on="key", validate="one_to_one")
+    truth = table["key"].map(labels).to_numpy()
+    return {"images": len(table), "model_srcc": metrics.srcc(truth, table["score"]),
+            "psnr_srcc": metrics.srcc(truth, table["psnr"]), "ssim_srcc": metrics.srcc(truth, table["ssim"])}
 
 
 def run_demo(data_dir: str, out_dir: str, config_path: str, image_size: int, crops_per_image: int,
@@ -108,9 +106,9 @@ def run_demo(data_dir: str, out_dir: str, config_path: str, image_size: int, cro
                          str(out / "metrics.json"), str(out / "scatter.png"), str(out / "predictions.csv"))
     step("4/4 scoring the held-out pairs as a challenge folder (evaluation_ntire.py's path)")
     folder = export_challenge_folder(val_file, out / "challenge")
-    check = challenge_check(folder, model, out / "challenge_output.txt")
-    print(f"{check['images']} images: SRCC model {check['model']:.4f}, PSNR {check['psnr']:.4f}, "
-          f"SSIM {check['ssim']:.4f}")
+    check = challenge_check(folder, model, out / "challenge_output.txt", out / "predictions.csv")
+    print(f"{check['images']} images scored from the folder: SRCC model {check['model_srcc']:.4f}, "
+          f"PSNR {check['psnr_srcc']:.4f}, SSIM {check['ssim_srcc']:.4f}")
     report_path = out / "metrics.json"
     full = json.loads(report_path.read_text())
     full["challenge_folder"] = check

@@ -1,0 +1,63 @@
+"""Steady-state training pairs per second of one network (real model, full loss, Adam).
+
+The model and loss come from configs/<network>_pretrain.txt (the original
+hyperparameters) unless --config is given; model.image_size is set to
+--image-size (the tiled network keeps tile 72 at 288, else a tile near a
+quarter of the size). --data memory repeats one constant batch, so only the
+training step is timed; --data hdf5 feeds the real augmented tf.data pipeline
+over a temporary file of random pairs. The --warmup steps (tracing) are not
+timed. Prints one human line, then as the last line one JSON object.
+
+Example: python benchmarks/train_throughput.py --network attention --image-size 288 --steps 20
+"""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from asna.benchmarking import DATA_SOURCES, NETWORKS, RANKERS  # noqa: E402
+from asna.errors import run_cli  # noqa: E402
+from asna.evaluation import positive_int  # noqa: E402
+
+
+def parse_arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--network", required=True, choices=NETWORKS)
+    parser.add_argument("--image-size", type=positive_int, default=288)
+    parser.add_argument("--batch-size", type=positive_int, default=16)
+    parser.add_argument("--steps", type=positive_int, default=20, help="timed training steps")
+    parser.add_argument("--warmup", type=positive_int, default=3, help="untimed steps first (tracing)")
+    parser.add_argument("--mixed-precision", action="store_true",
+                        help="keras mixed_float16 policy (for GPUs; slow on a CPU)")
+    parser.add_argument("--data", choices=DATA_SOURCES, default="memory",
+                        help="memory: one constant batch repeated (model step only); "
+                             "hdf5: the real pipeline over a temporary prepared file")
+    parser.add_argument("--ranker", choices=RANKERS, default=None,
+                        help="override the config's loss.ranker (default: the config's, i.e. learned)")
+    parser.add_argument("--config", metavar="FILE", default=None,
+                        help="config whose [model] and [loss] are timed (default configs/<network>_pretrain.txt)")
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_arguments()
+    from asna.benchmarking import (benchmark_config, describe_device, format_result,
+                                   mixed_precision_warning, run_benchmark, warn)
+
+    benchmark_config(args.network, args.image_size, args.config, args.ranker)  # bad input: fail before TF loads
+    if args.mixed_precision:
+        warn(mixed_precision_warning(describe_device()))
+    result = run_benchmark(args.network, args.image_size, args.batch_size, args.steps, args.warmup,
+                           args.mixed_precision, args.data, args.ranker, args.config)
+    print(format_result(result))
+    print(json.dumps(result.as_dict()))
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
