@@ -1,10 +1,21 @@
-"""Argument parsing shared by the training scripts."""
+"""Argument parsing and checks shared by the training scripts (no TensorFlow import here)."""
 
 from __future__ import annotations
 
 import argparse
 
-from asna.config import add_config_arguments, load_config
+from asna.config import Config, add_config_arguments, load_config
+from asna.errors import UserError
+
+SCRIPT_FOR_NETWORK = {name: f"train_{name}.py" for name in ("simple", "bn", "attention", "tiled")}
+
+
+def check_network(config: Config, network: str) -> None:
+    """Refuse a config meant for another network, naming the right script."""
+    wanted = config.model.network
+    if wanted != network:
+        raise UserError(f"{config.source}: [model] network is {wanted!r}; train it with "
+                        f"{SCRIPT_FOR_NETWORK[wanted]} (this is {SCRIPT_FOR_NETWORK[network]})")
 
 
 def train_main(network: str, description: str) -> int:
@@ -18,6 +29,7 @@ def train_main(network: str, description: str) -> int:
                         help="start again even if training.model_path's folder already holds a run")
     arguments = parser.parse_args()
     config = load_config(arguments.config, arguments.overrides)
+    check_network(config, network)
     from asna.training import train  # TensorFlow loads only once the config is known good
 
     train(network, config, resume=arguments.resume, overwrite=arguments.overwrite)

@@ -18,14 +18,12 @@ import numpy as np
 import tensorflow as tf
 
 from asna import metrics
+from asna.cli import check_network
 from asna.config import Config
 from asna.errors import UserError
 from asna.distributed import (is_chief, make_strategy, patch_keras_for_multi_worker, task_index,
                                without_auto_sharding, worker_input_context)
 from asna.paths import resolve_repo_path
-
-SCRIPT_FOR_NETWORK = {name: f"train_{name}.py" for name in ("simple", "bn", "attention", "tiled")}
-
 
 def step_decay(learning_rate: float, drop: float, every: int):
     """The original schedule: ``lr * drop ** floor((1 + epoch) / every)``."""
@@ -70,14 +68,6 @@ class ValidationCorrelations(keras.callbacks.Callback):
                 logs[f"val_{key}"] = scores[key]
         print(f"  validation on {len(self.targets)} pairs: SRCC {scores['srcc']:.4f}  "
               f"PLCC {scores['plcc']:.4f}  main score {scores['main_score']:.4f}")
-
-
-def check_network(config: Config, network: str) -> None:
-    """Refuse a config meant for another network, naming the right script."""
-    wanted = config.model.network
-    if wanted != network:
-        raise UserError(f"{config.source}: [model] network is {wanted!r}; train it with "
-                        f"{SCRIPT_FOR_NETWORK[wanted]} (this is {SCRIPT_FOR_NETWORK[network]})")
 
 
 def prepare_run_folder(files: RunFiles, resume: bool, overwrite: bool) -> None:
