@@ -82,7 +82,7 @@ def tile_size_for(image_size: int) -> int:
 
 
 def benchmark_config(network: str, image_size: int, config_path: str | None = None,
-                     ranker: str | None = None) -> Config:
+                     ranker: str | None = None, batch_size: int = 16) -> Config:
     """The config to time: ``config_path`` or the network's original pre-training config.
 
     ``model.image_size`` is set to ``image_size``; for the tiled network a tile
@@ -92,7 +92,8 @@ def benchmark_config(network: str, image_size: int, config_path: str | None = No
     if network not in NETWORKS:
         raise UserError(f"--network {network!r}: choose from {', '.join(NETWORKS)}")
     path = config_path or resolve_repo_path(f"configs/{network}_pretrain.txt")
-    overrides = [f"model.image_size={image_size}"]
+    overrides = [f"model.image_size={image_size}", f"training.batch_size={batch_size}",
+                 "training.init_weights=''"]
     if ranker is not None:
         overrides.append(f"loss.ranker={ranker}")
     config = load_config(path, overrides)
@@ -159,21 +160,6 @@ def hdf5_dataset(path: str | os.PathLike, batch_size: int, config: Config):
                         intensity_augment=config.data.intensity_augment, seed=0)
 
 
-def compile_model(config: Config, batch_size: int):
-    """The network, compiled as training compiles it: Adam, the full loss, the logged metrics."""
-    import keras
-
-    from asna.losses import build_loss
-    from asna.models import build_model
-    from asna.tf_metrics import abs_plcc_plus_abs_srcc, plcc_loss
-
-    model = build_model(config.model)
-    model.compile(optimizer=keras.optimizers.Adam(config.training.learning_rate),
-                  loss=build_loss(config.loss, batch_size),
-                  metrics=[plcc_loss, abs_plcc_plus_abs_srcc])
-    return model
-
-
 # ----------------------------------------------------------------------------- timing
 
 
@@ -216,14 +202,16 @@ def run_benchmark(network: str, image_size: int = ORIGINAL_SIZE, batch_size: int
                         "(the first step traces the model, so it is never timed)")
     if data not in DATA_SOURCES:
         raise UserError(f"--data {data!r}: choose from {', '.join(DATA_SOURCES)}")
-    config = benchmark_config(network, image_size, config_path, ranker)
+    config = benchmark_config(network, image_size, config_path, ranker, batch_size)
     import keras
+
+    from asna.training import compile_model
 
     keras.utils.set_random_seed(seed)
     if mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
     try:
-        model = compile_model(config, batch_size)
+        model = compile_model(config, init_weights=False)
         if data == "memory":
             step_times, cpu = time_training(model, memory_dataset(batch_size, image_size, seed), warmup, steps)
         else:

@@ -116,13 +116,80 @@ def load_initial_weights(model: keras.Model, path: str) -> None:
     print(f"started from the weights in {path}")
 
 
-def train(network: str, config: Config, resume: bool = False, overwrite: bool = False) -> Path:
-    """Train ``network`` as the config says; returns the path of the best model."""
-    from asna.data.pipeline import make_dataset, read_targets
+def compile_model(config: Config, init_weights: bool = True) -> keras.Model:
+    """The configured network with Adam, the configured loss and the two logged metrics.
+
+    Call inside the strategy's scope. ``init_weights``: load ``training.init_weights``
+    when the config names a file.
+    """
     from asna.losses import build_loss
     from asna.models import build_model
-    from asna.plots import plot_training_curves
     from asna.tf_metrics import abs_plcc_plus_abs_srcc, plcc_loss
+
+    training = config.training
+    model = build_model(config.model)
+    if init_weights and training.init_weights:
+        load_initial_weights(model, training.init_weights)
+    model.compile(optimizer=keras.optimizers.Adam(training.learning_rate),
+                  loss=build_loss(config.loss, training.batch_size),
+                  metrics=[_named(plcc_loss, "one_minus_plcc2"),
+                           _named(abs_plcc_plus_abs_srcc, "plcc_srcc")])
+    return model
+
+
+def build_datasets(config: Config, strategy: tf.distribute.Strategy, val_count: int
+                   ) -> tuple[tf.data.Dataset, tf.data.Dataset, tf.data.Dataset, bool]:
+    """Training data, validation data (every pair) and the validation data the loss can take.
+
+    Each worker reads its own shard in batches of the global batch size, which
+    tf.distribute splits so every replica gets ``training.batch_size`` pairs;
+    every worker scores the whole validation set, so all see the same correlations.
+    """
+    from asna.data.pipeline import make_dataset
+
+    training = config.training
+    context = worker_input_context(strategy)
+    multi_worker = context.num_input_pipelines > 1
+    batch = training.batch_size * strategy.num_replicas_in_sync
+    train_data = without_auto_sharding(make_dataset(
+        config.data.train, batch, training=True, augment=config.data.augment,
+        intensity_augment=config.data.intensity_augment, seed=training.seed, input_context=context),
+        float_images=multi_worker)
+    val_data = without_auto_sharding(make_dataset(config.data.val, batch, training=False),
+                                     float_images=multi_worker)
+    val_loss_data = val_data.apply(tf.data.experimental.assert_cardinality(math.ceil(val_count / batch)))
+    if config.loss.ranker == "learned":  # the learned ranker needs full batches; correlations use all
+        val_loss_data = val_data.filter(lambda images, y: tf.shape(y)[0] == batch).apply(
+            tf.data.experimental.assert_cardinality(val_count // batch))
+    return train_data, val_data, val_loss_data, multi_worker
+
+
+def build_callbacks(config: Config, files: RunFiles, correlations: keras.callbacks.Callback,
+                    resume: bool) -> list[keras.callbacks.Callback]:
+    """Schedule, whole-set validation, NaN stop, best checkpoint, resume state and logs.
+
+    ``correlations`` comes before the checkpoint and the CSV log so its values
+    reach both.
+    """
+    training = config.training
+    best_so_far = best_validation_loss(files.log) if resume else None
+    return [
+        keras.callbacks.LearningRateScheduler(step_decay(
+            training.learning_rate, training.learning_rate_drop, training.drop_learning_rate_after_epochs)),
+        correlations,
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.ModelCheckpoint(str(files.model), monitor="val_loss", save_best_only=True,
+                                        initial_value_threshold=best_so_far),
+        keras.callbacks.BackupAndRestore(str(files.backup), delete_checkpoint=False),
+        keras.callbacks.CSVLogger(str(files.log), append=resume),
+        keras.callbacks.TensorBoard(str(files.tensorboard), write_graph=False, profile_batch=0),
+    ]
+
+
+def train(network: str, config: Config, resume: bool = False, overwrite: bool = False) -> Path:
+    """Train ``network`` as the config says; returns the path of the best model."""
+    from asna.data.pipeline import read_targets
+    from asna.plots import plot_training_curves
 
     check_network(config, network)
     training = config.training
@@ -148,44 +215,12 @@ def train(network: str, config: Config, resume: bool = False, overwrite: bool = 
                         f"{global_batch}; lower training.batch_size")
 
     with strategy.scope():
-        model = build_model(config.model)
-        if training.init_weights and not resume:
-            load_initial_weights(model, training.init_weights)
-        model.compile(optimizer=keras.optimizers.Adam(training.learning_rate),
-                      loss=build_loss(config.loss, training.batch_size),
-                      metrics=[_named(plcc_loss, "one_minus_plcc2"),
-                               _named(abs_plcc_plus_abs_srcc, "plcc_srcc")])
+        model = compile_model(config, init_weights=not resume)
 
-    context = worker_input_context(strategy)
-    multi_worker = context.num_input_pipelines > 1
-    # Each worker reads its own shard and batches for its local replicas; Keras
-    # splits that batch so every replica gets training.batch_size pairs.
-    worker_batch = global_batch  # tf.distribute splits each worker's batch over all replicas
-    train_data = without_auto_sharding(make_dataset(
-        config.data.train, worker_batch, training=True, augment=config.data.augment,
-        intensity_augment=config.data.intensity_augment, seed=training.seed, input_context=context),
-        float_images=multi_worker)
-    # Every worker scores the whole validation set, so all see the same correlations.
-    val_data = without_auto_sharding(make_dataset(config.data.val, worker_batch, training=False),
-                                     float_images=multi_worker)
-    val_loss_data = val_data.apply(tf.data.experimental.assert_cardinality(
-        math.ceil(len(val_targets) / worker_batch)))
-    if config.loss.ranker == "learned":  # the learned ranker needs full batches; correlations use all
-        val_loss_data = val_data.filter(lambda images, y: tf.shape(y)[0] == worker_batch).apply(
-            tf.data.experimental.assert_cardinality(len(val_targets) // worker_batch))
+    train_data, val_data, val_loss_data, multi_worker = build_datasets(config, strategy, len(val_targets))
     config.save(files.config)
     _write_model_info(files, config)
-    callbacks = [
-        keras.callbacks.LearningRateScheduler(step_decay(
-            training.learning_rate, training.learning_rate_drop, training.drop_learning_rate_after_epochs)),
-        ValidationCorrelations(val_data, val_targets),
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.ModelCheckpoint(str(files.model), monitor="val_loss", save_best_only=True,
-                                        initial_value_threshold=best_validation_loss(files.log) if resume else None),
-        keras.callbacks.BackupAndRestore(str(files.backup), delete_checkpoint=False),
-        keras.callbacks.CSVLogger(str(files.log), append=resume),
-        keras.callbacks.TensorBoard(str(files.tensorboard), write_graph=False, profile_batch=0),
-    ]
+    callbacks = build_callbacks(config, files, ValidationCorrelations(val_data, val_targets), resume)
     print(f"training {network} on {len(train_targets)} pairs ({steps} steps of {global_batch} per epoch, "
           f"{replicas} replica(s)), validating on {len(val_targets)} pairs; writing to {files.folder}")
     if multi_worker:
