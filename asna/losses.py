@@ -51,7 +51,7 @@ def softrank_ranks(temperature: float) -> RankFunction:
 
 
 class SurrogateRankingLoss(keras.losses.Loss):
-    """The loss of the spec, with the rank function chosen by the ``[loss]`` section."""
+    """The loss in the module docstring, with the rank function chosen by the ``[loss]`` section."""
 
     def __init__(self, rank_function: RankFunction, mse_factor: float, spearman_factor: float,
                  name: str = "surrogate_ranking_loss"):

@@ -55,15 +55,6 @@ def test_table_has_every_type_and_level_with_our_names():
     assert mean == pytest.approx(3.0326, abs=1e-4) and std == pytest.approx(1.0214, abs=1e-4)
 
 
-def test_table_matches_the_shared_spec_copy(repo_root):
-    spec = repo_root.parent / "shared" / "spec" / "kadid10k_type_level_mos.csv"
-    if not spec.exists():
-        pytest.skip("shared spec not present in this checkout")
-    ours = [line for line in (repo_root / "asna/data/kadid_type_level_mos.csv").read_text().splitlines()
-            if not line.startswith("#")]
-    assert ours == spec.read_text().splitlines()
-
-
 @pytest.mark.parametrize("size", [32, 64])
 def test_every_distortion_keeps_shape_and_type_and_is_fast(crops, size):
     image = crops[size]
