@@ -28,11 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from asna.config import Config, load_config
+from asna.config import NETWORKS, Config, load_config
 from asna.errors import UserError
 from asna.paths import resolve_repo_path
 
-NETWORKS = ("simple", "bn", "attention", "tiled")
 DATA_SOURCES = ("memory", "hdf5")
 RANKERS = ("learned", "softrank")
 ORIGINAL_SIZE, ORIGINAL_TILE = 288, 72

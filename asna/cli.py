@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from asna.config import Config, add_config_arguments, load_config
+from asna.config import NETWORKS, Config, add_config_arguments, load_config
 from asna.errors import UserError
 
-SCRIPT_FOR_NETWORK = {name: f"train_{name}.py" for name in ("simple", "bn", "attention", "tiled")}
+SCRIPT_FOR_NETWORK = {name: f"train_{name}.py" for name in NETWORKS}
 
 
 def check_network(config: Config, network: str) -> None:

@@ -14,10 +14,10 @@ import configparser
 import copy
 import os
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from asna.errors import UserError
+from asna.paths import atomic_write
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class Key:
 
 
 ORIGINAL_NFS = [8, 16, 32, 64, 64, 64, 32, 16, 8, 32]
+NETWORKS = ("simple", "bn", "attention", "tiled")
 
 SCHEMA: dict[str, dict[str, Key]] = {
     "data": {
@@ -41,7 +42,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "intensity_augment": Key("bool", False, help="scale the Lab L channel of both images by U(0.3, 1.5)"),
     },
     "model": {
-        "network": Key("str", "attention", choices=("simple", "bn", "attention", "tiled")),
+        "network": Key("str", "attention", choices=NETWORKS),
         "image_size": Key("int", 288, help="side of the square input images"),
         "alpha": Key("float", 0.5, help="LeakyReLU slope"),
         "nfs": Key("int_list", list(ORIGINAL_NFS), length=10, help="filters per convolution stage"),
@@ -128,11 +129,7 @@ class Config:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the resolved config atomically (temporary name, then rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(path.name + ".tmp")
-        temporary.write_text(self.to_text())
-        os.replace(temporary, path)
+        atomic_write(path, lambda temporary: temporary.write_text(self.to_text()))
 
 
 def defaults() -> Config:
@@ -198,6 +195,17 @@ def _set(config: Config, where_prefix: str, section: str, key: str, raw: str) ->
         raise ConfigError(f"{where_prefix}: [{section}] {key}: unknown key "
                           f"(known: {', '.join(SCHEMA[section])})")
     config.values[section][key] = _coerce(f"{where_prefix}: [{section}] {key}", SCHEMA[section][key], raw)
+
+
+def resolve_section(section: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every key of ``section``: its default, or the given value checked against the schema."""
+    keys = SCHEMA[section]
+    resolved = {key: copy.deepcopy(spec.default) for key, spec in keys.items()}
+    for key, value in values.items():
+        if key not in keys:
+            raise ConfigError(f"[{section}] {key}: unknown key (known: {', '.join(keys)})")
+        resolved[key] = _check(f"[{section}] {key}", keys[key], value)
+    return resolved
 
 
 def load_config(path: str | os.PathLike | None, overrides: Iterable[str] = ()) -> Config:

@@ -10,8 +10,6 @@ scoring path.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from pathlib import Path
 
@@ -89,7 +87,7 @@ def challenge_check(folder: Path, model: Path, out: Path, per_pair_csv: Path) ->
 def run_demo(data_dir: str, out_dir: str, config_path: str, image_size: int, crops_per_image: int,
              seed: int, overrides: list[str]) -> dict:
     """Every step of ``make demo``; returns the metrics report."""
-    from asna.evaluation.report import run_dataset
+    from asna.evaluation.report import run_dataset, write_json
     from asna.training import train
 
     started = time.perf_counter()
@@ -109,12 +107,8 @@ def run_demo(data_dir: str, out_dir: str, config_path: str, image_size: int, cro
     check = challenge_check(folder, model, out / "challenge_output.txt", out / "predictions.csv")
     print(f"{check['images']} images scored from the folder: SRCC model {check['model_srcc']:.4f}, "
           f"PSNR {check['psnr_srcc']:.4f}, SSIM {check['ssim_srcc']:.4f}")
-    report_path = out / "metrics.json"
-    full = json.loads(report_path.read_text())
-    full["challenge_folder"] = check
-    temporary = report_path.with_name(".metrics.json.partial")
-    temporary.write_text(json.dumps(full, indent=2))
-    os.replace(temporary, report_path)
+    full = {**report, "challenge_folder": check}
+    write_json(out / "metrics.json", full)
     model_srcc = report["model"]["srcc"]
     better = model_srcc > report["psnr"]["srcc"] and model_srcc > report["ssim"]["srcc"]
     print(f"\nheld-out SRCC: network {model_srcc:.4f}, PSNR {report['psnr']['srcc']:.4f}, "

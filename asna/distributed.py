@@ -63,14 +63,8 @@ def worker_input_context(strategy: tf.distribute.Strategy) -> tf.distribute.Inpu
     return tf.distribute.InputContext(len(tasks), position, strategy.num_replicas_in_sync)
 
 
-def without_auto_sharding(dataset: tf.data.Dataset, float_images: bool = False) -> tf.data.Dataset:
-    """The pipeline shards by itself; stop tf.distribute from sharding again.
-
-    ``float_images``: Keras' multi-worker start-up averages a first batch across
-    workers, which collective ops cannot do for uint8, so images go as float32.
-    """
-    if float_images:
-        dataset = dataset.map(lambda images, y: (tuple(tf.cast(i, tf.float32) for i in images), y))
+def without_auto_sharding(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """The pipeline shards by itself; stop tf.distribute from sharding again."""
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     return dataset.with_options(options)

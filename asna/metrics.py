@@ -60,6 +60,6 @@ def main_score(y_true, y_pred) -> float:
 
 def all_metrics(y_true, y_pred) -> dict[str, float]:
     """Every metric above in one dict, keyed by lower-case name."""
-    return {"srcc": srcc(y_true, y_pred), "plcc": plcc(y_true, y_pred),
-            "krcc": krcc(y_true, y_pred), "rmse": rmse(y_true, y_pred),
-            "main_score": main_score(y_true, y_pred)}
+    rank, linear = srcc(y_true, y_pred), plcc(y_true, y_pred)
+    return {"srcc": rank, "plcc": linear, "krcc": krcc(y_true, y_pred), "rmse": rmse(y_true, y_pred),
+            "main_score": rank + linear}

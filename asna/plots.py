@@ -8,21 +8,26 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+
+from asna.paths import atomic_write  # noqa: E402
 
 
-def save_figure(figure, path: str | Path) -> None:
-    """Save under a temporary name, then rename, so no half-written image is left."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.partial{path.suffix}")
-    figure.savefig(temporary, dpi=120, bbox_inches="tight")
-    plt.close(figure)
-    temporary.replace(path)
+def save_figure(figure, path: str | Path, **options) -> Path:
+    """Save under a temporary name, then rename, so no half-written image is left.
+
+    ``options`` go to ``Figure.savefig`` (defaults: ``dpi=120, bbox_inches="tight"``).
+    """
+    options = {"dpi": 120, "bbox_inches": "tight", **options}
+    try:
+        return atomic_write(path, lambda temporary: figure.savefig(temporary, **options))
+    finally:
+        plt.close(figure)
 
 
 def plot_training_curves(log_csv: str | Path, out: str | Path, title: str = "") -> None:
     """Loss and validation correlations per epoch from a Keras CSV log."""
+    import pandas as pd
+
     table = pd.read_csv(log_csv)
     epochs = table["epoch"] + 1
     figure, (loss_axis, score_axis) = plt.subplots(1, 2, figsize=(11, 4))

@@ -23,7 +23,7 @@ from asna.config import Config
 from asna.errors import UserError
 from asna.distributed import (is_chief, make_strategy, patch_keras_for_multi_worker, task_index,
                                without_auto_sharding, worker_input_context)
-from asna.paths import resolve_repo_path
+from asna.paths import atomic_write, resolve_repo_path, sidecar_path
 
 def step_decay(learning_rate: float, drop: float, every: int):
     """The original schedule: ``lr * drop ** floor((1 + epoch) / every)``."""
@@ -40,7 +40,7 @@ class RunFiles:
         if self.model.suffix != ".keras":
             raise UserError(f"training.model_path {model_path!r} must end in .keras")
         self.folder = self.model.parent
-        self.info = self.model.with_suffix(".json")
+        self.info = sidecar_path(self.model)
         self.config = self.folder / "config.txt"
         self.log = self.folder / "log.csv"
         self.curves = self.folder / "training_curves.png"
@@ -62,7 +62,7 @@ class ValidationCorrelations(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         predictions = self.model.predict(self.dataset, verbose=0).reshape(-1)
-        scores = metrics.all_metrics(self.targets, predictions[: len(self.targets)])
+        scores = metrics.all_metrics(self.targets, predictions)
         if logs is not None:
             for key in ("srcc", "plcc", "main_score"):
                 logs[f"val_{key}"] = scores[key]
@@ -153,10 +153,8 @@ def build_datasets(config: Config, strategy: tf.distribute.Strategy, val_count: 
     batch = training.batch_size * strategy.num_replicas_in_sync
     train_data = without_auto_sharding(make_dataset(
         config.data.train, batch, training=True, augment=config.data.augment,
-        intensity_augment=config.data.intensity_augment, seed=training.seed, input_context=context),
-        float_images=multi_worker)
-    val_data = without_auto_sharding(make_dataset(config.data.val, batch, training=False),
-                                     float_images=multi_worker)
+        intensity_augment=config.data.intensity_augment, seed=training.seed, input_context=context))
+    val_data = without_auto_sharding(make_dataset(config.data.val, batch, training=False))
     val_loss_data = val_data.apply(tf.data.experimental.assert_cardinality(math.ceil(val_count / batch)))
     if config.loss.ranker == "learned":  # the learned ranker needs full batches; correlations use all
         val_loss_data = val_data.filter(lambda images, y: tf.shape(y)[0] == batch).apply(
@@ -188,7 +186,7 @@ def build_callbacks(config: Config, files: RunFiles, correlations: keras.callbac
 
 def train(network: str, config: Config, resume: bool = False, overwrite: bool = False) -> Path:
     """Train ``network`` as the config says; returns the path of the best model."""
-    from asna.data.pipeline import read_targets
+    from asna.data.pipeline import file_info
     from asna.plots import plot_training_curves
 
     check_network(config, network)
@@ -207,22 +205,21 @@ def train(network: str, config: Config, resume: bool = False, overwrite: bool = 
         keras.mixed_precision.set_global_policy("mixed_float16")
     replicas = strategy.num_replicas_in_sync
     global_batch = training.batch_size * replicas
-    train_targets = read_targets(config.data.train)
-    val_targets = read_targets(config.data.val)
-    steps = training.steps_per_epoch or len(train_targets) // global_batch
+    train_info, val_info = file_info(config.data.train), file_info(config.data.val)
+    steps = training.steps_per_epoch or len(train_info) // global_batch
     if steps < 1:
-        raise UserError(f"{config.data.train}: {len(train_targets)} pairs make no full batch of "
+        raise UserError(f"{config.data.train}: {len(train_info)} pairs make no full batch of "
                         f"{global_batch}; lower training.batch_size")
 
     with strategy.scope():
         model = compile_model(config, init_weights=not resume)
 
-    train_data, val_data, val_loss_data, multi_worker = build_datasets(config, strategy, len(val_targets))
+    train_data, val_data, val_loss_data, multi_worker = build_datasets(config, strategy, len(val_info))
     config.save(files.config)
-    _write_model_info(files, config)
-    callbacks = build_callbacks(config, files, ValidationCorrelations(val_data, val_targets), resume)
-    print(f"training {network} on {len(train_targets)} pairs ({steps} steps of {global_batch} per epoch, "
-          f"{replicas} replica(s)), validating on {len(val_targets)} pairs; writing to {files.folder}")
+    _write_model_info(files, config, train_info.standardization)
+    callbacks = build_callbacks(config, files, ValidationCorrelations(val_data, val_info.y), resume)
+    print(f"training {network} on {len(train_info)} pairs ({steps} steps of {global_batch} per epoch, "
+          f"{replicas} replica(s)), validating on {len(val_info)} pairs; writing to {files.folder}")
     if multi_worker:
         patch_keras_for_multi_worker(model)
     with strategy.scope():
@@ -248,15 +245,10 @@ def _named(function, name: str):
     return metric
 
 
-def _write_model_info(files: RunFiles, config: Config) -> None:
+def _write_model_info(files: RunFiles, config: Config,
+                      standardization: dict[str, tuple[float, float]]) -> None:
     """What evaluation needs beside the model: the score scale of its training data."""
-    from asna.data.layout import open_pairs, read_standardization
-
-    with open_pairs(config.data.train) as handle:
-        standardization = read_standardization(handle)
     info = {"network": config.model.network, "image_size": config.model.image_size,
             "standardization": {k: list(v) for k, v in standardization.items()},
             "train_data": config.data.train, "config": str(files.config.name)}
-    temporary = files.info.with_name(files.info.name + ".tmp")
-    temporary.write_text(json.dumps(info, indent=2))
-    os.replace(temporary, files.info)
+    atomic_write(files.info, lambda temporary: temporary.write_text(json.dumps(info, indent=2)))

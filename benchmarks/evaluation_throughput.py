@@ -19,6 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from asna.config import NETWORKS  # noqa: E402
 from asna.errors import run_cli  # noqa: E402
 from asna.evaluation import positive_int  # noqa: E402
 
@@ -58,10 +59,9 @@ def main() -> int:
     parser.add_argument("--image-size", type=positive_int, default=288)
     parser.add_argument("--pairs", type=positive_int, default=8, help="random pairs scored per configuration")
     parser.add_argument("--batch-size", type=positive_int, default=16, help="pairs per model call")
-    parser.add_argument("--network", default="attention", choices=("simple", "bn", "attention", "tiled"))
+    parser.add_argument("--network", default="attention", choices=NETWORKS)
     args = parser.parse_args()
-    import tensorflow as tf
-
+    from asna.benchmarking import describe_device
     from asna.evaluation.scorer import QualityScorer
 
     rng = np.random.default_rng(0)
@@ -69,7 +69,7 @@ def main() -> int:
     references = rng.integers(0, 256, shape, dtype=np.uint8)
     distorted = rng.integers(0, 256, shape, dtype=np.uint8)
     models, infos = build_models(args.image_size, args.network)
-    device = ", ".join(d.name for d in tf.config.list_logical_devices("GPU")) or f"CPU ({os.cpu_count()} cores)"
+    device = describe_device()
     results = {}
     for count in (1, ENSEMBLE):
         scorer = QualityScorer(models[:count], infos[:count], args.batch_size)

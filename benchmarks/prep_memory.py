@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from asna.data.layout import PairWriter  # noqa: E402
+from asna.data.layout import PairWriter, open_pairs  # noqa: E402
 from asna.errors import UserError, run_cli  # noqa: E402
 
 TIME = Path("/usr/bin/time")
@@ -68,8 +68,9 @@ def measure_memory(args: argparse.Namespace) -> dict:
             input_mb = sum(p.stat().st_size for p in dataset.rglob("*") if p.is_file()) / 2 ** 20
             rss, seconds = peak_rss([sys.executable, str(PIPAL_SCRIPT), "--pipal", str(dataset),
                                      "--out", str(out), *args.script_args])
-            output_mb = sum(p.stat().st_size for p in out.glob("*.h5")) / 2 ** 20
-            pairs = references * args.per_reference * (1 + _copies(args.script_args))
+            outputs = sorted(out.glob("*.h5"))
+            output_mb = sum(p.stat().st_size for p in outputs) / 2 ** 20
+            pairs = sum(_pairs_in(p) for p in outputs)
             results.append({"references": references, "pairs": pairs, "input_mib": round(input_mb),
                             "output_mib": round(output_mb), "peak_rss_mib": round(rss, 1),
                             "seconds": round(seconds, 1), "build_seconds": round(built, 1)})
@@ -86,10 +87,9 @@ def measure_memory(args: argparse.Namespace) -> dict:
     return {"runs": results, "growth": round(growth, 4), "script_args": args.script_args}
 
 
-def _copies(script_args: list[str]) -> int:
-    if "--intensity-copies" in script_args:
-        return int(script_args[script_args.index("--intensity-copies") + 1])
-    return 0
+def _pairs_in(path: Path) -> int:
+    with open_pairs(path) as handle:
+        return len(handle["y"])
 
 
 # ----------------------------------------------------------------------------- storage
@@ -99,6 +99,8 @@ def natural_pairs(count: int, size: int, pad_to: int | None, seed: int = 0):
     """Pairs of crops of scikit-image's photographs with blur, noise or JPEG, like the datasets'."""
     import cv2
     from skimage import data
+
+    from asna.data.images import center_pad
 
     photos = [getattr(data, name)() for name in ("astronaut", "chelsea", "coffee", "rocket",
                                                  "hubble_deep_field", "immunohistochemistry", "retina")]
@@ -118,15 +120,8 @@ def natural_pairs(count: int, size: int, pad_to: int | None, seed: int = 0):
             _, encoded = cv2.imencode(".jpg", reference, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(10, 60))])
             distorted = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
         if pad_to:
-            reference, distorted = (_pad(image, pad_to) for image in (reference, distorted))
+            reference, distorted = (center_pad(image, pad_to) for image in (reference, distorted))
         yield reference, distorted
-
-
-def _pad(image: np.ndarray, size: int) -> np.ndarray:
-    canvas = np.zeros((size, size, 3), np.uint8)
-    offset = (size - image.shape[0]) // 2
-    canvas[offset:offset + image.shape[0], offset:offset + image.shape[1]] = image
-    return canvas
 
 
 def time_reads(x, pairs: int, reads: int) -> dict[str, float]:

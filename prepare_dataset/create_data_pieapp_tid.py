@@ -16,8 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from asna.data import pieapp, preparation, tid  # noqa: E402
 from asna.errors import UserError, run_cli  # noqa: E402
 
-FILE_NAMES = {"train": "data_train.h5", "val": "data_val.h5"}
-SKIP_LIST = "data_skipped_pairs.txt"
+STANDARDIZATION = {"tid2008": tid.TID_STANDARDIZATION, "tid2013": tid.TID_STANDARDIZATION,
+                   "pieapp": pieapp.PIEAPP_STANDARDIZATION}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,26 +42,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main() -> int:
-    args = build_parser().parse_args()
-    preparation.check_output_arguments(args)
+def check(args: argparse.Namespace) -> None:
     if not (args.pieapp or args.tid2008 or args.tid2013):
         raise UserError("no dataset named: give --pieapp, --tid2008 and/or --tid2013")
-    standardization = preparation.standardization_table(
-        {"tid2008": tid.TID_STANDARDIZATION, "tid2013": tid.TID_STANDARDIZATION,
-         "pieapp": pieapp.PIEAPP_STANDARDIZATION}, args.standardization)
-    problems = preparation.Problems(args.skip_bad)
+
+
+def collect(args: argparse.Namespace, problems: preparation.Problems) -> list[preparation.SourcePairs]:
     sources = []
     if args.pieapp:
         sources.append(pieapp.collect_pairs(args.pieapp, args.image_size, problems, args.pieapp_size))
-    for version in ("tid2008", "tid2013"):
+    for version in tid.TID_SOURCES:
         if getattr(args, version):
             sources.append(tid.collect_pairs(getattr(args, version), version, args.image_size, problems))
-    prepared = preparation.write_prepared(
-        sources, Path(args.out), FILE_NAMES, args.image_size, standardization, args.val_ratio,
-        args.seed, problems, SKIP_LIST, writer_options=preparation.compression_option(args.compression))
-    preparation.print_summary(prepared, sources)
-    return 0
+    return sources
+
+
+def main() -> int:
+    return preparation.run(build_parser().parse_args(), STANDARDIZATION, collect, "data", check=check)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from asna.data import pipal, preparation  # noqa: E402
 from asna.errors import UserError, run_cli  # noqa: E402
 
-FILE_NAMES = {"train": "pipal_train.h5", "val": "pipal_val.h5"}
-SKIP_LIST = "pipal_skipped_pairs.txt"
+STANDARDIZATION = {"pipal": pipal.PIPAL_STANDARDIZATION}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,22 +38,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main() -> int:
-    args = build_parser().parse_args()
-    preparation.check_output_arguments(args)
+def check(args: argparse.Namespace) -> None:
     if args.intensity_copies < 0:
         raise UserError(f"--intensity-copies: must be 0 or more, got {args.intensity_copies}")
-    standardization = preparation.standardization_table({"pipal": pipal.PIPAL_STANDARDIZATION},
-                                                        args.standardization)
-    problems = preparation.Problems(args.skip_bad)
-    sources = [pipal.collect_pairs(args.pipal, args.image_size, problems)]
-    prepared = preparation.write_prepared(
-        sources, Path(args.out), FILE_NAMES, args.image_size, standardization, args.val_ratio,
-        args.seed, problems, SKIP_LIST,
-        extra_copies=preparation.intensity_copies(args.intensity_copies, args.seed),
-        writer_options=preparation.compression_option(args.compression))
-    preparation.print_summary(prepared, sources)
-    return 0
+
+
+def collect(args: argparse.Namespace, problems: preparation.Problems) -> list[preparation.SourcePairs]:
+    return [pipal.collect_pairs(args.pipal, args.image_size, problems)]
+
+
+def main() -> int:
+    args = build_parser().parse_args()
+    return preparation.run(args, STANDARDIZATION, collect, "pipal", check=check,
+                           extra_copies=preparation.intensity_copies(args.intensity_copies, args.seed))
 
 
 if __name__ == "__main__":

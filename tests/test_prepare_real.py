@@ -221,32 +221,23 @@ def _pieapp_over_canvas(t: Path) -> list[str]:
     return _pieapp(t) + ["--pieapp-size", "40"]
 
 
-@bad_input("TID label names a missing image", PIEAPP_TID, "mos_with_names.txt:5", "i02_01_1.bmp not found")
-def _tid_missing_image(t: Path) -> list[str]:
-    args = _tid(t)
-    (t / "tid2013/distorted_images/i02_01_1.bmp").unlink()
-    return args
+def _without(layout, relative: str):
+    """A builder of ``layout`` (``_tid``, ``_pieapp``, ``_pipal``) that then deletes the file ``relative``."""
+    def build(t: Path) -> list[str]:
+        args = layout(t)
+        (t / relative).unlink()
+        return args
+    return build
 
 
-@bad_input("PieAPP label names a missing image", PIEAPP_TID, "ref_2_pairwise_labels.csv:3", "not found")
-def _pieapp_missing_image(t: Path) -> list[str]:
-    args = _pieapp(t)
-    (t / PIEAPP_REF_2 / "distort_2_blur_2.png").unlink()
-    return args
-
-
-@bad_input("TID reference with no image", PIEAPP_TID, "mos_with_names.txt:9", "reference image I14")
-def _tid_no_reference(t: Path) -> list[str]:
-    args = _tid(t)
-    (t / "tid2013/reference_images/I14.BMP").unlink()
-    return args
-
-
-@bad_input("PIPAL reference with no image", PIPAL, "A0002.txt:1", "reference image A0002")
-def _pipal_no_reference(t: Path) -> list[str]:
-    args = _pipal(t)
-    (t / "pipal/Train_Ref/A0002.bmp").unlink()
-    return args
+bad_input("TID label names a missing image", PIEAPP_TID, "mos_with_names.txt:5",
+          "i02_01_1.bmp not found")(_without(_tid, "tid2013/distorted_images/i02_01_1.bmp"))
+bad_input("PieAPP label names a missing image", PIEAPP_TID, "ref_2_pairwise_labels.csv:3",
+          "not found")(_without(_pieapp, f"{PIEAPP_REF_2}/distort_2_blur_2.png"))
+bad_input("TID reference with no image", PIEAPP_TID, "mos_with_names.txt:9",
+          "reference image I14")(_without(_tid, "tid2013/reference_images/I14.BMP"))
+bad_input("PIPAL reference with no image", PIPAL, "A0002.txt:1",
+          "reference image A0002")(_without(_pipal, "pipal/Train_Ref/A0002.bmp"))
 
 
 @bad_input("TID score not a number", PIEAPP_TID, "mos_with_names.txt:11", "'3,9' is not a number")

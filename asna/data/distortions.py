@@ -218,12 +218,15 @@ def saturation_lab(image: Image, factor: float, rng: np.random.Generator) -> Ima
 
 # ---------------------------------------------------------------- compression
 
-def encode_jpeg2000(image: Image, rate_x1000: int) -> np.ndarray:
-    """JPEG 2000 bytes of a uint8 RGB image at OpenCV's rate (file bytes / raw bytes x 1000)."""
-    ok, data = cv2.imencode(".jp2", image[..., ::-1], [cv2.IMWRITE_JPEG2000_COMPRESSION_X1000, rate_x1000])
+CODEC_NAMES = {".jp2": "JPEG 2000", ".jpg": "JPEG"}  # for the error message
+
+
+def codec_round_trip(image: Image, ext: str, params: Sequence[int]) -> Image:
+    """Encode a uint8 RGB image with OpenCV's ``ext`` codec and ``params``, and decode it back."""
+    ok, data = cv2.imencode(ext, image[..., ::-1], list(params))
     if not ok:
-        raise RuntimeError("OpenCV could not encode JPEG 2000")
-    return data
+        raise RuntimeError(f"OpenCV could not encode {CODEC_NAMES.get(ext, ext)}")
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1].copy()
 
 
 JPEG2000_HEADER_BYTES = 250  # OpenCV 5 / OpenJPEG .jp2 boxes and main header, measured
@@ -237,16 +240,12 @@ def jpeg2000(image: Image, ratio: float, rng: np.random.Generator) -> Image:
     """
     raw = image.size
     rate = min(1000, int(math.ceil(1000.0 * (raw / ratio + JPEG2000_HEADER_BYTES) / raw)))
-    data = encode_jpeg2000(image, rate)
-    return cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1].copy()
+    return codec_round_trip(image, ".jp2", [cv2.IMWRITE_JPEG2000_COMPRESSION_X1000, rate])
 
 
 def jpeg(image: Image, quality: float, rng: np.random.Generator) -> Image:
     """Type 10: JPEG at ``quality`` (OpenCV / libjpeg, 4:2:0 chroma)."""
-    ok, data = cv2.imencode(".jpg", image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    if not ok:
-        raise RuntimeError("OpenCV could not encode JPEG")
-    return cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1].copy()
+    return codec_round_trip(image, ".jpg", [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
 
 
 # ---------------------------------------------------------------- noise

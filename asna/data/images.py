@@ -18,9 +18,6 @@ import numpy as np
 
 from asna.errors import UserError
 
-# OpenCV logs decoding failures itself; the caller reports them in one line instead.
-cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-
 LIGHTNESS_RANGE = (0.3, 1.5)
 """Range of the factor the original drew to scale the Lab L channel of both images."""
 

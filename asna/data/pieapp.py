@@ -94,21 +94,16 @@ class _SplitReader:
         if mos is None:
             return
         reference_name, name = row[REFERENCE], row[IMAGE_A]
-        reference_path = references.find(reference_name)
-        if reference_path is None:
-            raise UserError(f"{where}: reference image {reference_name!r} not found in {references.folder}")
+        reference_path = references.require(reference_name, where, f"reference image {reference_name!r}")
         stem = Path(reference_name).stem
         if name.lower() == reference_name.lower():
             distorted_path = reference_path  # image A can be the reference itself
         else:
             if stem not in distorted:
                 distorted[stem] = FileIndex(find_child(distorted_dir, stem) or distorted_dir / stem)
-            distorted_path = distorted[stem].find(name)
-            if distorted_path is None:
-                raise UserError(f"{where}: {name!r} not found in {distorted[stem].folder}")
-        self.pairs.append(PairSpec(source="pieapp", ref_id=f"pieapp/{stem}", group=f"pieapp/{stem}",
-                                   reference=reference_path, distorted=distorted_path,
-                                   dist_name=distorted_path.name, mos=mos, where=where))
+            distorted_path = distorted[stem].require(name, where, repr(name))
+        self.pairs.append(PairSpec(source="pieapp", ref_id=f"pieapp/{stem}", reference=reference_path,
+                                   distorted=distorted_path, dist_name=distorted_path.name, mos=mos))
 
     def _score(self, row: dict[str, str], where: str) -> float | None:
         """Processed preference, else raw preference, else ``None`` (counted, not an error)."""

@@ -68,12 +68,8 @@ def _pair(line: str, where: str, references: FileIndex, distorted: FileIndex) ->
     reference_name = name.split("_", 1)[0]
     if reference_name == name:
         raise UserError(f"{where}: {name!r} is not a PIPAL name like A0001_00_00.bmp")
-    reference_path = references.find_stem(reference_name)
-    if reference_path is None:
-        raise UserError(f"{where}: reference image {reference_name} of {name} not found in {references.folder}")
-    distorted_path = distorted.find(name)
-    if distorted_path is None:
-        raise UserError(f"{where}: {name} not found in any folder below {distorted.folder}")
-    return PairSpec(source="pipal", ref_id=f"pipal/{reference_path.stem}",
-                    group=f"pipal/{reference_path.stem}", reference=reference_path,
-                    distorted=distorted_path, dist_name=distorted_path.name, mos=mos, where=where)
+    reference_path = references.require(reference_name, where, f"reference image {reference_name} of {name}",
+                                        stem=True)
+    distorted_path = distorted.require(name, where)
+    return PairSpec(source="pipal", ref_id=f"pipal/{reference_path.stem}", reference=reference_path,
+                    distorted=distorted_path, dist_name=distorted_path.name, mos=mos)

@@ -109,23 +109,23 @@ def epoch_windows(blocks: Blocks, window_blocks: int, rng: np.random.Generator) 
 class PairSource:
     """Reads blocks of pairs, from the file or from a copy held in memory."""
 
-    def __init__(self, path: str, blocks: Blocks, in_memory: bool):
+    def __init__(self, path: str, blocks: Blocks, in_memory: bool, y: np.ndarray):
         self.path = path
-        self.memory: tuple[np.ndarray, np.ndarray] | None = None
+        self.y = y  # all targets, already read by file_info; only images come from the file
+        self.memory: np.ndarray | None = None
         self.offsets: dict[tuple[int, int], int] = {}
         if in_memory:
             self._load(blocks)
 
     def _load(self, blocks: Blocks) -> None:
-        """Copy the images and targets of ``blocks`` into RAM once."""
+        """Copy the images of ``blocks`` into RAM once."""
         with open_pairs(self.path) as handle:
-            xs, ys, offset = [], [], 0
+            images, offset = [], 0
             for start, stop in blocks:
-                xs.append(handle["x"][start:stop])
-                ys.append(handle["y"][start:stop])
+                images.append(handle["x"][start:stop])
                 self.offsets[(start, stop)] = offset
                 offset += stop - start
-        self.memory = (np.concatenate(xs), np.concatenate(ys).astype(np.float32))
+        self.memory = np.concatenate(images)
 
     def open(self):
         """A file handle for one generator (None when the pairs are in memory)."""
@@ -134,16 +134,14 @@ class PairSource:
     def read(self, handle, blocks: Blocks) -> tuple[list[np.ndarray], np.ndarray]:
         """Images of ``blocks`` (one (n, 2, S, S, 3) array per block, not joined:
         joining would copy every pixel once more) and their targets."""
-        images, targets = [], []
+        images = []
         for start, stop in blocks:
             if self.memory is not None:
                 offset = self.offsets[(start, stop)]
-                images.append(self.memory[0][offset:offset + stop - start])
-                targets.append(self.memory[1][offset:offset + stop - start])
+                images.append(self.memory[offset:offset + stop - start])
             else:
                 images.append(handle["x"][start:stop])
-                targets.append(handle["y"][start:stop].astype(np.float32))
-        return images, np.concatenate(targets)
+        return images, np.concatenate([self.y[start:stop] for start, stop in blocks])
 
 
 @dataclass
@@ -333,7 +331,7 @@ def make_dataset(path: str | os.PathLike, batch_size: int, *, training: bool, au
         shard = input_context.input_pipeline_id
         blocks = shard_blocks(blocks, input_context.num_input_pipelines, shard)
     shard_bytes = sum(stop - start for start, stop in blocks) * (info.image_bytes // max(info.count, 1))
-    source = PairSource(str(path), blocks, in_memory=0 < shard_bytes <= in_memory_budget_bytes)
+    source = PairSource(str(path), blocks, in_memory=0 < shard_bytes <= in_memory_budget_bytes, y=info.y)
     repeat = training if repeat is None else repeat
     readers = max(1, min(readers, len(blocks))) if training else 1
     reader_blocks = [blocks[r::readers] for r in range(readers)]

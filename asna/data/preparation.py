@@ -9,7 +9,8 @@ fitted to the canvas. Everything else is here, once:
 * the seeded split grouped by reference (:func:`split_groups`);
 * streaming every pair through :class:`~asna.data.layout.PairWriter`
   (:func:`write_prepared`), so memory does not grow with the dataset;
-* the summary printed at the end.
+* the summary printed at the end;
+* a preparation script's whole run (:func:`run`).
 
 Problems that can be found from names alone are found before anything is
 written; only decoding problems are met while streaming, and then the
@@ -33,7 +34,7 @@ import numpy as np
 from tqdm import tqdm
 
 from asna.data.images import LIGHTNESS_RANGE, FittedImageCache, describe_size, scale_lightness
-from asna.data.layout import SOURCES, PairWriter
+from asna.data.layout import SOURCES, PairWriter, temporary_path
 from asna.errors import UserError
 
 Fit = Callable[[np.ndarray, Path], np.ndarray]
@@ -50,19 +51,23 @@ T = TypeVar("T")
 class PairSpec:
     """One pair to write, as names and a score only; pixels are read while streaming.
 
-    ``group`` is the split key: pairs with the same group always land in the
-    same file (TID2008 and TID2013 share their 25 references, so both use
-    ``tid/I01``).
+    ``group`` is the split key when it is not ``ref_id``: pairs with the same
+    group always land in the same file (TID2008 and TID2013 share their 25
+    references, so both use ``tid/I01``).
     """
 
     source: str
-    ref_id: str
-    group: str
+    ref_id: str  # starts with ``source/``
     reference: Path
     distorted: Path
     dist_name: str
     mos: float
-    where: str  # label file and line, for messages
+    group: str | None = None
+
+    @property
+    def split_group(self) -> str:
+        """The key of the split: ``group``, or the reference's id when no group is set."""
+        return self.group or self.ref_id
 
 
 @dataclass
@@ -104,7 +109,7 @@ class Problems:
 
     def write_list(self, path: Path) -> None:
         """Write ``pair<TAB>problem`` lines beside the output (replacing an old list)."""
-        temporary = path.with_name(f".{path.name}.partial")
+        temporary = temporary_path(path)
         with open(temporary, "w", encoding="utf-8") as handle:
             handle.write(f"# {len(self.skipped)} pairs skipped by --skip-bad: pair<TAB>problem\n")
             for pair, message in self.skipped:
@@ -154,6 +159,7 @@ class FileIndex:
 
     def __init__(self, folder: Path, recursive: bool = False, exclude: Iterable[Path] = ()):
         self.folder = folder
+        self.recursive = recursive
         self._by_name: dict[str, list[Path]] = defaultdict(list)
         self._by_stem: dict[str, list[Path]] = defaultdict(list)
         excluded = {os.path.normcase(os.path.abspath(p)) for p in exclude}
@@ -183,6 +189,15 @@ class FileIndex:
     def find_stem(self, stem: str) -> Path | None:
         """The file whose name without extension is ``stem`` (any case and extension)."""
         return self._unique(self._by_stem.get(stem.lower(), []), stem)
+
+    def require(self, name: str, where: str, what: str | None = None, stem: bool = False) -> Path:
+        """``find`` (``find_stem`` with ``stem``), or a ``UserError`` at ``where`` naming ``what``
+        (default: ``name``) and the folder it was looked for in."""
+        path = self.find_stem(name) if stem else self.find(name)
+        if path is None:
+            folder = f"any folder below {self.folder}" if self.recursive else str(self.folder)
+            raise UserError(f"{where}: {what or name} not found in {folder}")
+        return path
 
     @staticmethod
     def _unique(paths: list[Path], name: str) -> Path | None:
@@ -289,7 +304,7 @@ def add_output_arguments(parser: argparse.ArgumentParser, default_size: int = 28
                         help="override the mean and std used for the standardised target y = "
                              "(mos - mean) / std of a source (repeatable); the defaults are the "
                              "original project's constants")
-    parser.add_argument("--compression", choices=("none", "lzf", "gzip"), default=None,
+    parser.add_argument("--compression", choices=("none", "lzf", "gzip"), default="none",
                         help="HDF5 compression of the image pairs (default: the layout's default)")
 
 
@@ -324,13 +339,6 @@ def standardization_table(defaults: dict[str, tuple[float, float]],
             raise UserError(f"--standardization {text}: mean must be finite and std positive")
         table[source] = (mean, std)
     return table
-
-
-def compression_option(value: str | None) -> dict[str, str | None]:
-    """Keyword for ``PairWriter``: nothing when unset, so the layout's default applies."""
-    if value is None:
-        return {}
-    return {"compression": None if value == "none" else value}
 
 
 # ----------------------------------------------------------------------------- augmentation
@@ -370,7 +378,8 @@ class Prepared:
 
     paths: dict[str, Path]
     counts: dict[str, int]
-    stats: dict[tuple[str, str], tuple[RunningStats, RunningStats]]
+    stats: dict[tuple[str, str], RunningStats]  # mos of the pairs written, by split and source
+    standardization: dict[str, tuple[float, float]]
     skipped: int
     skip_list: Path | None
 
@@ -378,30 +387,32 @@ class Prepared:
 def write_prepared(sources: list[SourcePairs], out_dir: Path, file_names: dict[str, str],
                    image_size: int, standardization: dict[str, tuple[float, float]],
                    val_ratio: float, seed: int, problems: Problems, skip_list_name: str,
-                   extra_copies: ExtraCopies | None = None, writer_options: dict | None = None,
-                   cache_items: int = 64) -> Prepared:
+                   extra_copies: ExtraCopies | None = None, compression: str = "none") -> Prepared:
     """Split by reference, then stream every pair into the train and validation files.
 
-    Pairs are written ordered by split, source, reference and name, so the
-    reference of consecutive pairs is the same and decoded once. Nothing is
-    created when there is nothing to write; when a pair fails and bad pairs are
-    not skipped, both temporary files are removed and existing files stay.
+    Pairs are written ordered by split, reference and name, so the reference
+    of consecutive pairs is the same and decoded once. Nothing is created when
+    there is nothing to write; when a pair fails and bad pairs are not
+    skipped, both temporary files are removed and existing files stay.
     """
     pairs = [pair for source in sources for pair in source.pairs]
     if not pairs:
         raise UserError(f"{out_dir}: no pairs to write (every label was skipped or none was found)")
     fits = {source.source: source.fit for source in sources}
-    validation = split_groups((pair.group for pair in pairs), val_ratio, seed)
-    pairs.sort(key=lambda p: (p.group in validation, p.source, p.ref_id, p.dist_name))
+    validation = split_groups((pair.split_group for pair in pairs), val_ratio, seed)
+    pairs.sort(key=lambda p: (p.split_group in validation, p.ref_id, p.dist_name))
     paths = {split: out_dir / file_names[split] for split in SPLITS}
     used = {pair.source for pair in pairs}
     table = {source: standardization[source] for source in SOURCES if source in used}
-    stats: dict[tuple[str, str], tuple[RunningStats, RunningStats]] = {}
+    stats: dict[tuple[str, str], RunningStats] = {}
+    writer_compression = None if compression == "none" else compression
     with _output_folder(out_dir):
-        with _writer(paths["train"], "train", image_size, table, seed, writer_options) as train, \
-                _writer(paths["val"], "val", image_size, table, seed, writer_options) as val:
+        with PairWriter(paths["train"], image_size, table, split="train", split_seed=seed,
+                        compression=writer_compression) as train, \
+                PairWriter(paths["val"], image_size, table, split="val", split_seed=seed,
+                           compression=writer_compression) as val:
             written = _stream(pairs, {"train": train, "val": val}, validation, fits, problems,
-                              extra_copies, table, stats, FittedImageCache(cache_items))
+                              extra_copies, stats, FittedImageCache())
             if written["train"] == 0:
                 first = problems.skipped[0][1] if problems.skipped else "none"
                 raise UserError(f"{out_dir}: no training pairs left to write "
@@ -412,23 +423,23 @@ def write_prepared(sources: list[SourcePairs], out_dir: Path, file_names: dict[s
     else:  # a list from an earlier --skip-bad run would describe files that are now replaced
         skip_list.unlink(missing_ok=True)
         skip_list = None
-    return Prepared(paths, written, stats, len(problems.skipped), skip_list)
+    return Prepared(paths, written, stats, table, len(problems.skipped), skip_list)
 
 
 def _stream(pairs: list[PairSpec], writers: dict[str, PairWriter], validation: frozenset[str],
             fits: dict[str, Fit], problems: Problems, extra_copies: ExtraCopies | None,
-            table: dict[str, tuple[float, float]], stats: dict, cache: FittedImageCache) -> dict[str, int]:
+            stats: dict[tuple[str, str], RunningStats], cache: FittedImageCache) -> dict[str, int]:
     """Read, fit and append every pair (and its extra copies); returns the pairs written per split."""
     written = {split: 0 for split in SPLITS}
     for pair in tqdm(pairs, desc="pairs", unit="pair", disable=None, dynamic_ncols=True):
         images = _load_pair(pair, fits[pair.source], cache, problems)
         if images is None:
             continue
-        split = "val" if pair.group in validation else "train"
+        split = "val" if pair.split_group in validation else "train"
         copies = extra_copies(pair, *images) if extra_copies else ()
         for reference, distorted, name in [(*images, pair.dist_name), *copies]:
             writers[split].append(reference, distorted, pair.mos, name, pair.ref_id, pair.source)
-            _record(stats, split, pair, table[pair.source])
+            stats.setdefault((split, pair.source), RunningStats()).add(pair.mos)
             written[split] += 1
     return written
 
@@ -451,11 +462,6 @@ def _output_folder(out_dir: Path) -> Iterator[None]:
         raise
 
 
-def _writer(path: Path, split: str, image_size: int, table: dict[str, tuple[float, float]],
-            seed: int, options: dict | None) -> PairWriter:
-    return PairWriter(path, image_size, table, split=split, split_seed=seed, **(options or {}))
-
-
 def _load_pair(pair: PairSpec, fit: Fit, cache: FittedImageCache,
                problems: Problems) -> tuple[np.ndarray, np.ndarray] | None:
     """Both fitted images, or ``None`` after reporting why the pair cannot be written."""
@@ -473,26 +479,56 @@ def _load_pair(pair: PairSpec, fit: Fit, cache: FittedImageCache,
     return reference, distorted
 
 
-def _record(stats: dict, split: str, pair: PairSpec, mean_std: tuple[float, float]) -> None:
-    mos_stats, y_stats = stats.setdefault((split, pair.source), (RunningStats(), RunningStats()))
-    mos_stats.add(pair.mos)
-    y_stats.add((pair.mos - mean_std[0]) / mean_std[1])
-
-
 def print_summary(prepared: Prepared, sources: list[SourcePairs], file=None) -> None:
-    """Counts per split and source, score statistics, and what was skipped."""
+    """Counts per split and source, score statistics, and what was skipped.
+
+    The statistics of y = (mos - mean) / std follow from those of mos, since
+    each row is one source with one mean and std.
+    """
     out = file or sys.stdout
     for split in SPLITS:
         print(f"wrote {prepared.paths[split]}: {prepared.counts[split]} pairs", file=out)
     header = f"{'split':<6} {'source':<9} {'pairs':>7} {'mos mean':>10} {'mos std':>9} " \
              f"{'mos min':>10} {'mos max':>10} {'y mean':>7} {'y std':>6}"
     print(header, file=out)
-    for (split, source), (mos, y) in sorted(prepared.stats.items(),
-                                            key=lambda item: (SPLITS.index(item[0][0]), item[0][1])):
+    for (split, source), mos in sorted(prepared.stats.items(),
+                                       key=lambda item: (SPLITS.index(item[0][0]), item[0][1])):
+        mean, std = prepared.standardization[source]
         print(f"{split:<6} {source:<9} {mos.count:>7} {mos.mean:>10.4f} {mos.std:>9.4f} "
-              f"{mos.minimum:>10.4f} {mos.maximum:>10.4f} {y.mean:>7.3f} {y.std:>6.3f}", file=out)
+              f"{mos.minimum:>10.4f} {mos.maximum:>10.4f} {(mos.mean - mean) / std:>7.3f} "
+              f"{mos.std / std:>6.3f}", file=out)
     for source in sources:
         for note in source.notes:
             print(f"{source.source}: {note}", file=out)
     if prepared.skip_list is not None:
         print(f"skipped {prepared.skipped} bad pairs; list in {prepared.skip_list}", file=out)
+
+
+# ----------------------------------------------------------------------------- a script's run
+
+
+Collect = Callable[[argparse.Namespace, Problems], list[SourcePairs]]
+"""A script's readers: the pairs of every dataset its arguments name."""
+
+
+def run(args: argparse.Namespace, defaults: dict[str, tuple[float, float]], collect: Collect,
+        prefix: str, check: Callable[[argparse.Namespace], None] | None = None,
+        extra_copies: ExtraCopies | None = None) -> int:
+    """What a preparation script does with its parsed arguments; writes ``OUT/{prefix}_train.h5``,
+    ``OUT/{prefix}_val.h5`` and, with ``--skip-bad``, ``OUT/{prefix}_skipped_pairs.txt``.
+
+    ``check`` refuses the script's own impossible options, after the shared ones
+    and before any file is read; ``defaults`` is the standardisation of its sources.
+    """
+    check_output_arguments(args)
+    if check is not None:
+        check(args)
+    standardization = standardization_table(defaults, args.standardization)
+    problems = Problems(args.skip_bad)
+    sources = collect(args, problems)
+    prepared = write_prepared(
+        sources, Path(args.out), {split: f"{prefix}_{split}.h5" for split in SPLITS}, args.image_size,
+        standardization, args.val_ratio, args.seed, problems, f"{prefix}_skipped_pairs.txt",
+        extra_copies=extra_copies, compression=args.compression)
+    print_summary(prepared, sources)
+    return 0

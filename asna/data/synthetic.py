@@ -34,7 +34,7 @@ from typing import Callable, Iterator, Sequence
 import cv2
 import numpy as np
 
-from asna.data.distortions import (BY_ID, DISTORTIONS, LEVELS, MosEntry, distort, mos_standardization,
+from asna.data.distortions import (BY_ID, DISTORTIONS, LEVELS, distort, mos_standardization,
                                    read_mos_table)
 from asna.data.layout import PairWriter
 from asna.errors import UserError
@@ -76,7 +76,6 @@ class Photograph:
     name: str
     image: np.ndarray
     grey: bool
-    scale: float  # factor applied to the original
 
 
 @dataclass(frozen=True)
@@ -146,20 +145,28 @@ def resize(image: np.ndarray, factor: float, minimum: int) -> np.ndarray:
     return cv2.resize(image, size, interpolation=method)
 
 
+def prepare_photograph(entry: tuple[str, str, int | None, bool], image_size: int) -> Photograph | str:
+    """One ``PHOTOGRAPHS`` entry at the working scale, or why it is skipped."""
+    name, function, index, grey = entry
+    raw = load_photograph(function, index)
+    if raw is None:
+        return f"{name} (not bundled offline)"
+    rgb = as_rgb(raw)
+    factor = working_scale(min(rgb.shape[:2]), image_size)
+    if factor is None:
+        return f"{name} ({rgb.shape[1]}x{rgb.shape[0]} too small)"
+    return Photograph(name, resize(rgb, factor, image_size), grey)
+
+
 def load_photographs(image_size: int) -> tuple[list[Photograph], list[str]]:
     """All usable photographs at the working scale, and the names skipped (with why)."""
     photographs, skipped = [], []
-    for name, function, index, grey in PHOTOGRAPHS:
-        raw = load_photograph(function, index)
-        if raw is None:
-            skipped.append(f"{name} (not bundled offline)")
-            continue
-        rgb = as_rgb(raw)
-        factor = working_scale(min(rgb.shape[:2]), image_size)
-        if factor is None:
-            skipped.append(f"{name} ({rgb.shape[1]}x{rgb.shape[0]} too small)")
-            continue
-        photographs.append(Photograph(name, resize(rgb, factor, image_size), grey, factor))
+    for entry in PHOTOGRAPHS:
+        result = prepare_photograph(entry, image_size)
+        if isinstance(result, Photograph):
+            photographs.append(result)
+        else:
+            skipped.append(result)
     return photographs, skipped
 
 
@@ -206,15 +213,13 @@ def type_ids_for(reference: Reference, type_ids: Sequence[int]) -> list[int]:
     return [t for t in type_ids if not (reference.grey and BY_ID[t].colour_only)]
 
 
-def distort_reference(task: tuple[np.ndarray, bool, int, int, tuple[int, ...]]
+def distort_reference(task: tuple[np.ndarray, int, int, tuple[int, ...]]
                       ) -> list[tuple[int, int, np.ndarray]]:
-    """Every (type, level) distortion of one reference; runs in a worker process."""
-    image, grey, seed, number, type_ids = task
+    """Every (type, level) distortion of one reference for the given types; runs in a worker process."""
+    image, seed, number, type_ids = task
     cv2.setNumThreads(1)
     out = []
     for type_id in type_ids:
-        if grey and BY_ID[type_id].colour_only:
-            continue
         for level in LEVELS:
             out.append((type_id, level, distort(image, type_id, level, (seed, 3, number))))
     return out
@@ -228,7 +233,7 @@ def distorted_name(ref_id: str, type_id: int, level: int) -> str:
 def iterate_distortions(references: Sequence[Reference], type_ids: Sequence[int], seed: int,
                         workers: int) -> Iterator[list[tuple[int, int, np.ndarray]]]:
     """Distortions per reference, in order; in ``workers`` processes when more than one."""
-    tasks = [(r.image, r.grey, seed, i, tuple(type_ids)) for i, r in enumerate(references)]
+    tasks = [(r.image, seed, i, tuple(type_ids_for(r, type_ids))) for i, r in enumerate(references)]
     if workers <= 1:
         yield from map(distort_reference, tasks)
         return
@@ -268,14 +273,13 @@ def prepare_references(image_size: int, crops_per_image: int, seed: int
     return make_references(photographs, image_size, crops_per_image, seed), skipped
 
 
-def export_reference(folder: Path, reference: Reference, pairs: Sequence[tuple[int, int, np.ndarray]],
-                     table: dict[tuple[int, int], MosEntry], labels: list[str]) -> None:
-    """Write Ref/A0001.bmp and Dis/A0001_TT_LL.bmp; append ``name,score`` lines to labels."""
+def export_reference(folder: Path, reference: Reference, pairs: Sequence[tuple[str, float, np.ndarray]],
+                     labels: list[str]) -> None:
+    """Write Ref/A0001.bmp and each (name, MOS, image) as Dis/<name>; append ``name,score`` to labels."""
     cv2.imwrite(str(folder / "Ref" / f"{reference.ref_id}.bmp"), reference.image[..., ::-1])
-    for type_id, level, image in pairs:
-        name = distorted_name(reference.ref_id, type_id, level)
+    for name, mos, image in pairs:
         cv2.imwrite(str(folder / "Dis" / name), image[..., ::-1])
-        labels.append(f"{name},{table[(type_id, level)].mos_mean:g}")
+        labels.append(f"{name},{mos:g}")
 
 
 def prepare_export_folder(folder: str | os.PathLike) -> Path:
@@ -322,15 +326,14 @@ def create_synthetic(out_dir: str | os.PathLike, image_size: int = 288, crops_pe
             results = progress(results, len(references))
         for pairs, reference in zip(results, references):
             split = "val" if reference.photo in val_photos else "train"
-            for type_id, level, image in pairs:
-                mos = table[(type_id, level)].mos_mean
-                writers[split].append(reference.image, image, mos,
-                                      distorted_name(reference.ref_id, type_id, level),
-                                      reference.ref_id, SOURCE)
+            labelled = [(distorted_name(reference.ref_id, type_id, level), table[(type_id, level)].mos_mean,
+                         image) for type_id, level, image in pairs]
+            for name, mos, image in labelled:
+                writers[split].append(reference.image, image, mos, name, reference.ref_id, SOURCE)
                 summary.mos.setdefault(split, []).append(mos)
             summary.references.setdefault(split, []).append(reference.ref_id)
             if export is not None:
-                export_reference(export, reference, pairs, table, labels)
+                export_reference(export, reference, labelled, labels)
     if export is not None:
         (export / "labels.txt").write_text("\n".join(labels) + "\n")
     summary.pairs = {split: writer.count for split, writer in writers.items()}
@@ -371,21 +374,26 @@ def summary_lines(summary: Summary, out_dir: str | os.PathLike) -> list[str]:
 
 def grid_tiles(image_size: int, seed: int, photo: str = "astronaut"
                ) -> tuple[np.ndarray, dict[tuple[int, int], np.ndarray]]:
-    """One reference crop and all its (type, level) distortions for the figure."""
-    photographs, _ = load_photographs(image_size)
-    chosen = [p for p in photographs if p.name == photo] or photographs[:1]
-    reference = make_references(chosen, image_size, 1, seed)[0]
+    """One reference crop and all its (type, level) distortions for the figure.
+
+    Only ``photo`` is loaded; if it is unusable, the first usable photograph.
+    """
+    entries = sorted(PHOTOGRAPHS, key=lambda entry: entry[0] != photo)  # stable: ``photo`` first
+    loaded = (prepare_photograph(entry, image_size) for entry in entries)
+    chosen = next((p for p in loaded if isinstance(p, Photograph)), None)
+    if chosen is None:
+        raise UserError(f"--image-size {image_size}: no bundled photograph is large enough")
+    reference = make_references([chosen], image_size, 1, seed)[0]
     tiles = {(t, level): image for t, level, image in
-             distort_reference((reference.image, False, seed, 0, tuple(BY_ID)))}
+             distort_reference((reference.image, seed, 0, tuple(BY_ID)))}
     return reference.image, tiles
 
 
 def save_grid(path: str | os.PathLike, image_size: int = 96, seed: int = 0) -> Path:
     """PNG: the reference and its 25 types x 5 levels, pixel for pixel, labelled with the MOS."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from asna.plots import save_figure  # switches matplotlib to the Agg backend
 
     reference, tiles = grid_tiles(image_size, seed)
     table = read_mos_table()
@@ -416,11 +424,7 @@ def save_grid(path: str | os.PathLike, image_size: int = 96, seed: int = 0) -> P
     figure.figimage(canvas, 0, 0, origin="upper")
     for x, y, text, options in texts:
         figure.text(x / width, 1 - y / height, text, fontsize=6.5, **options)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(target, dpi=100)
-    plt.close(figure)
-    return target
+    return save_figure(figure, path, dpi=100, bbox_inches=None)
 
 
 def default_workers() -> int:

@@ -71,13 +71,8 @@ def _pair(fields: list[str], where: str, source: str, references: FileIndex,
     match = DISTORTED_NAME.match(name)
     if match is None:
         raise UserError(f"{where}: {name!r} is not a TID image name like i01_01_1.bmp")
-    distorted_path = distorted.find(name)
-    if distorted_path is None:
-        raise UserError(f"{where}: {name} not found in {distorted.folder}")
+    distorted_path = distorted.require(name, where)
     key = reference_key(match["reference"])
-    reference_path = references.find_stem(key)
-    if reference_path is None:
-        raise UserError(f"{where}: reference image {key} of {name} not found in {references.folder}")
-    return PairSpec(source=source, ref_id=f"{source}/{key}", group=f"tid/{key}",
-                    reference=reference_path, distorted=distorted_path,
-                    dist_name=distorted_path.name, mos=mos, where=where)
+    reference_path = references.require(key, where, f"reference image {key} of {name}", stem=True)
+    return PairSpec(source=source, ref_id=f"{source}/{key}", reference=reference_path,
+                    distorted=distorted_path, dist_name=distorted_path.name, mos=mos, group=f"tid/{key}")

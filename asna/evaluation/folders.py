@@ -21,9 +21,10 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from asna.data.images import read_rgb
+from asna.data.images import FittedImageCache, read_rgb
 from asna.data.preparation import parse_score, read_label_lines, require_folder
 from asna.errors import UserError
+from asna.paths import atomic_write
 from asna.evaluation.scorer import check_pair_sizes
 
 IMAGE_EXTENSIONS = frozenset({".bmp", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp",
@@ -117,24 +118,9 @@ def labelled_pairs(pairs: Sequence[FolderPair], labels: dict[str, float],
     return list(pairs), np.array([labels[pair.name.lower()] for pair in pairs], dtype=np.float64)
 
 
-class ReferenceCache:
-    """The last few decoded references: consecutive distorted images share one."""
-
-    def __init__(self, size: int = 4):
-        self.size = size
-        self._items: dict[Path, np.ndarray] = {}
-
-    def get(self, path: Path) -> np.ndarray:
-        if path not in self._items:
-            if len(self._items) >= self.size:
-                self._items.pop(next(iter(self._items)))
-            self._items[path] = read_rgb(path)
-        return self._items[path]
-
-
-def read_pair(pair: FolderPair, cache: ReferenceCache) -> tuple[np.ndarray, np.ndarray]:
-    """Decoded reference and distorted image; sizes must agree."""
-    reference, distorted = cache.get(pair.reference), read_rgb(pair.distorted)
+def read_pair(pair: FolderPair, cache: FittedImageCache) -> tuple[np.ndarray, np.ndarray]:
+    """Decoded reference (consecutive distorted images share one) and distorted image."""
+    reference, distorted = cache.get(pair.reference, lambda image, _: image, "rgb")[0], read_rgb(pair.distorted)
     check_pair_sizes(reference, distorted, str(pair.distorted), str(pair.reference))
     return reference, distorted
 
@@ -142,7 +128,7 @@ def read_pair(pair: FolderPair, cache: ReferenceCache) -> tuple[np.ndarray, np.n
 def pair_batches(pairs: Sequence[FolderPair], batch_size: int
                  ) -> Iterator[tuple[list[FolderPair], list[np.ndarray], list[np.ndarray]]]:
     """``batch_size`` pairs at a time, decoded, in order."""
-    cache = ReferenceCache()
+    cache = FittedImageCache(4)
     for start in range(0, len(pairs), batch_size):
         chunk = list(pairs[start:start + batch_size])
         images = [read_pair(pair, cache) for pair in chunk]
@@ -159,17 +145,8 @@ def check_output_file(path: str | os.PathLike, option: str) -> Path:
 
 def write_scores(path: str | os.PathLike, names: Sequence[str], scores: np.ndarray) -> Path:
     """``name,score`` lines, written under a temporary name and renamed when complete."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.partial")
-    try:
-        with open(temporary, "w", encoding="utf-8", newline="\n") as handle:
-            for name, score in zip(names, scores):
-                handle.write(f"{name},{score:.4f}\n")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    text = "".join(f"{name},{score:.4f}\n" for name, score in zip(names, scores))
+    return atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8", newline="\n"))
 
 
 def score_folder_pairs(scorer, pairs: Sequence[FolderPair], tta: str, fit: str,

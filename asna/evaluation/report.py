@@ -32,6 +32,7 @@ import numpy as np
 
 from asna import metrics
 from asna.errors import UserError
+from asna.paths import atomic_write
 
 METHODS = ("model", "psnr", "ssim", "ms_ssim")
 METRIC_KEYS = ("srcc", "plcc", "krcc", "rmse", "main_score")
@@ -83,19 +84,6 @@ def format_table(report: dict[str, dict], pairs: int) -> str:
 # ----------------------------------------------------------------------------- files
 
 
-def _atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
-    """Write through ``write(temporary)``, then rename; no partial file either way."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.partial{path.suffix}")
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
-
-
 def _json_safe(value):
     if isinstance(value, dict):
         return {key: _json_safe(item) for key, item in value.items()}
@@ -107,7 +95,7 @@ def _json_safe(value):
 def write_json(path: str | os.PathLike, report: dict[str, dict]) -> Path:
     """The report as JSON (NaN written as null)."""
     text = json.dumps(_json_safe(report), indent=2) + "\n"
-    return _atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+    return atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
 def write_csv(path: str | os.PathLike, columns: dict[str, Sequence]) -> Path:
@@ -115,7 +103,7 @@ def write_csv(path: str | os.PathLike, columns: dict[str, Sequence]) -> Path:
     import pandas as pd
 
     table = pd.DataFrame(columns)
-    return _atomic_write(path, lambda temporary: table.to_csv(temporary, index=False, float_format="%.6g"))
+    return atomic_write(path, lambda temporary: table.to_csv(temporary, index=False, float_format="%.6g"))
 
 
 def check_figure_path(path: str | os.PathLike, option: str) -> Path:

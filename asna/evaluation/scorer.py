@@ -34,7 +34,7 @@ import numpy as np
 from asna.data.images import describe_size
 from asna.errors import UserError
 from asna.evaluation import DEFAULT_BATCH_SIZE, DEFAULT_MODELS, FIT_MODES, tta
-from asna.paths import resolve_repo_path
+from asna.paths import resolve_repo_path, sidecar_path
 
 Source = str | Sequence[str] | None
 """One source for every pair, one per pair, or ``None`` for each model's only source."""
@@ -83,11 +83,6 @@ def find_model_files(paths: Sequence[str | os.PathLike] | None) -> list[Path]:
         else:
             raise UserError(f"{path}: model file or folder not found (--models)")
     return list(dict.fromkeys(found))
-
-
-def sidecar_path(model_path: Path) -> Path:
-    """``X.json`` beside ``X.keras``."""
-    return model_path.with_suffix(".json")
 
 
 def read_model_info(model_path: Path) -> ModelInfo:
@@ -222,12 +217,13 @@ def _rebatch(stream: Iterable[tuple[np.ndarray, np.ndarray]],
     for references, distorted in stream:
         pending.append((references, distorted))
         count += len(references)
-        while count >= batch_size:
+        if count >= batch_size:  # join once, then cut every full batch out of it
             joined_r = np.concatenate([r for r, _ in pending])
             joined_d = np.concatenate([d for _, d in pending])
-            yield joined_r[:batch_size], joined_d[:batch_size]
-            pending = [(joined_r[batch_size:], joined_d[batch_size:])]
-            count -= batch_size
+            full = count - count % batch_size
+            for start in range(0, full, batch_size):
+                yield joined_r[start:start + batch_size], joined_d[start:start + batch_size]
+            pending, count = [(joined_r[full:], joined_d[full:])], count - full
     if count:
         yield np.concatenate([r for r, _ in pending]), np.concatenate([d for _, d in pending])
 

@@ -34,8 +34,7 @@ class Variant:
 
     def apply(self, reference_batch: np.ndarray, distorted_batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Both images get the same transform, so only their difference is scored."""
-        return (np.ascontiguousarray(self.transform(reference_batch)),
-                np.ascontiguousarray(self.transform(distorted_batch)))
+        return self.transform(reference_batch), self.transform(distorted_batch)
 
 
 def _rotate(quarter_turns: int) -> Callable[[np.ndarray], np.ndarray]:

@@ -15,14 +15,15 @@ from typing import Any, Callable
 
 import keras
 
+from asna.config import NETWORKS
 from asna.models.attention import build_attention
-from asna.models.blocks import NETWORKS, ModelParams
+from asna.models.blocks import ModelParams
 from asna.models.bn import build_bn
 from asna.models.layers import CUSTOM_LAYERS
 from asna.models.simple import build_simple
 from asna.models.tiled import build_tiled
 
-BUILDERS: dict[str, Callable[[Any], keras.Model]] = {
+BUILDERS: dict[str, Callable[[ModelParams], keras.Model]] = {
     "simple": build_simple,
     "bn": build_bn,
     "attention": build_attention,

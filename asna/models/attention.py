@@ -12,17 +12,15 @@ squashes with tanh instead of sigmoid.
 
 from __future__ import annotations
 
-from typing import Any
-
 import keras
 
 from asna.models import blocks
+from asna.models.blocks import ModelParams
 from asna.models.simple import siamese_difference
 
 
-def build_attention(config: Any) -> keras.Model:
+def build_attention(params: ModelParams) -> keras.Model:
     """BN trunk -> attention block -> residual blocks -> tanh head."""
-    params = blocks.params_for(config, "attention")
     inputs, x = siamese_difference(params, batch_norm=True)
     x = blocks.downsample(x, (params.nfs[9], params.nfs[9]), params, batch_norm=True)
     if params.attention_flag:

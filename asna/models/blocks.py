@@ -11,17 +11,16 @@ stage; the README describes the networks layer by layer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import keras
 from keras import layers
 
-from asna.config import SCHEMA
+from asna.config import resolve_section
 from asna.errors import UserError
 from asna.models.layers import AbsoluteDifference, FusedBatchNormalization, ScaleToUnitRange
 
-NETWORKS = ("simple", "bn", "attention", "tiled")
 ENCODER_POOLS = 3  # f2, f3 and f4 each start with a 2x max-pool
 CHANNELS = 3
 
@@ -50,27 +49,12 @@ class ModelParams:
         """Build from a config ``Section``, a full or partial dict, or ``ModelParams``."""
         if isinstance(section, ModelParams):
             return section
-        values = section.as_dict() if hasattr(section, "as_dict") else dict(section)
-        unknown = sorted(set(values) - set(SCHEMA["model"]))
-        if unknown:
-            raise UserError(f"[model] unknown key(s) {', '.join(unknown)} "
-                            f"(known: {', '.join(SCHEMA['model'])})")
-        merged = {key: spec.default for key, spec in SCHEMA["model"].items()}
-        merged.update(values)
-        l2_reg = list(merged.pop("l2_reg"))
-        if len(l2_reg) != 2:
-            raise UserError(f"[model] l2_reg: expected [l2_dense, l2_conv], got {l2_reg!r}")
-        params = cls(l2_dense=float(l2_reg[0]), l2_conv=float(l2_reg[1]),
-                     **{f.name: merged[f.name] for f in fields(cls)
-                        if f.name not in ("l2_dense", "l2_conv")})
-        params = _normalised(params)
+        values = resolve_section("model", section.as_dict() if hasattr(section, "as_dict") else section)
+        l2_dense, l2_conv = values.pop("l2_reg")
+        values["nfs"], values["kss"] = tuple(values["nfs"]), tuple(values["kss"])
+        params = cls(l2_dense=l2_dense, l2_conv=l2_conv, **values)
         check_params(params)
         return params
-
-
-def _normalised(params: ModelParams) -> ModelParams:
-    """Lists to tuples so the dataclass stays hashable and immutable."""
-    return ModelParams(**{**params.__dict__, "nfs": tuple(params.nfs), "kss": tuple(params.kss)})
 
 
 def _require(condition: bool, key: str, message: str) -> None:
@@ -80,11 +64,9 @@ def _require(condition: bool, key: str, message: str) -> None:
 
 def check_params(params: ModelParams) -> None:
     """Refuse values the architecture cannot be built with, naming the key."""
-    _require(params.network in NETWORKS, "network",
-             f"{params.network!r} is not one of {', '.join(NETWORKS)}")
-    _require(len(params.nfs) == 10 and all(n > 0 for n in params.nfs), "nfs",
+    _require(all(n > 0 for n in params.nfs), "nfs",
              f"expected 10 positive filter counts, got {list(params.nfs)}")
-    _require(len(params.kss) == 4 and all(k > 0 for k in params.kss), "kss",
+    _require(all(k > 0 for k in params.kss), "kss",
              f"expected 4 positive kernel sizes, got {list(params.kss)}")
     _require(params.dense_num > 0, "dense_num", f"must be positive, got {params.dense_num}")
     _require(params.alpha >= 0, "alpha", f"must be >= 0, got {params.alpha}")
@@ -242,17 +224,3 @@ def residual_block(x: Any, params: ModelParams, name: str) -> Any:
     y = conv(channels, 3, params, f"{name}_conv1", activation="relu")(x)
     y = conv(channels, 3, params, f"{name}_conv2")(y)
     return layers.Add(name=f"{name}_add")([x, y])
-
-
-def params_for(config: Mapping[str, Any] | Any, network: str) -> ModelParams:
-    """Checked parameters for one builder; a config without ``network`` gets this one.
-
-    A config that names another network is a programming slip, not user input.
-    """
-    if not isinstance(config, ModelParams):
-        values = config.as_dict() if hasattr(config, "as_dict") else dict(config)
-        values.setdefault("network", network)
-        config = ModelParams.from_config(values)
-    if config.network != network:
-        raise ValueError(f"build_{network} got a config for network {config.network!r}")
-    return config

@@ -7,17 +7,12 @@ Assessment", CVPR Workshops (NTIRE), 2021.
 
 from __future__ import annotations
 
-from typing import Any
-
 import keras
 
-from asna.models import blocks
-from asna.models.simple import siamese_difference
+from asna.models.blocks import ModelParams
+from asna.models.simple import _plain
 
 
-def build_bn(config: Any) -> keras.Model:
+def build_bn(params: ModelParams) -> keras.Model:
     """As ``build_simple`` with BatchNormalization in the encoder and the decoder."""
-    params = blocks.params_for(config, "bn")
-    inputs, x = siamese_difference(params, batch_norm=True)
-    x = blocks.downsample(x, (params.nfs[8], params.nfs[9]), params, batch_norm=True)
-    return keras.Model(inputs, blocks.head(x, params, "sigmoid"), name="asna_bn")
+    return _plain(params, "bn", batch_norm=True)

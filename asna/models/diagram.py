@@ -274,10 +274,9 @@ def _draw_wiring(axes: Any, layout: Layout, diff_y: float) -> None:
 
 def draw(model: keras.Model, path: str | Path, title: str = "") -> Path:
     """Draw ``model`` into a PNG at ``path`` (parents created) and return the path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from asna.plots import save_figure  # switches matplotlib to the Agg backend
 
     layout = collect(model)
     width, height, diff_y = _place(layout)
@@ -298,8 +297,4 @@ def draw(model: keras.Model, path: str | Path, title: str = "") -> Path:
     _draw_wiring(axes, layout, diff_y)
     parameters = f"{model.count_params():,} parameters"
     axes.set_title(f"{title or model.name}  ({parameters})", fontsize=11, loc="left")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, dpi=110)

@@ -26,9 +26,13 @@ def siamese_difference(params: ModelParams, batch_norm: bool) -> tuple[list, Any
     return [reference, distorted], blocks.decoder(start, diffs, params, batch_norm)
 
 
-def build_simple(config: Any) -> keras.Model:
+def _plain(params: ModelParams, network: str, batch_norm: bool) -> keras.Model:
+    """The simple trunk (with or without BatchNorm), down-sampling and a sigmoid head."""
+    inputs, x = siamese_difference(params, batch_norm=batch_norm)
+    x = blocks.downsample(x, (params.nfs[8], params.nfs[9]), params, batch_norm=batch_norm)
+    return keras.Model(inputs, blocks.head(x, params, "sigmoid"), name=f"asna_{network}")
+
+
+def build_simple(params: ModelParams) -> keras.Model:
     """Encoder and decoder without normalisation; sigmoid before the final linear score."""
-    params = blocks.params_for(config, "simple")
-    inputs, x = siamese_difference(params, batch_norm=False)
-    x = blocks.downsample(x, (params.nfs[8], params.nfs[9]), params, batch_norm=False)
-    return keras.Model(inputs, blocks.head(x, params, "sigmoid"), name="asna_simple")
+    return _plain(params, "simple", batch_norm=False)

@@ -12,8 +12,6 @@ The decoder starts at f4's scale, with no extra pool.
 
 from __future__ import annotations
 
-from typing import Any
-
 import keras
 from keras import layers
 
@@ -31,9 +29,8 @@ def build_tiled_encoder(params: ModelParams) -> keras.Model:
                        name="encoder")
 
 
-def build_tiled(config: Any) -> keras.Model:
+def build_tiled(params: ModelParams) -> keras.Model:
     """Tiles -> shared ConvLSTM encoder -> differences -> decoder -> sigmoid head."""
-    params = blocks.params_for(config, "tiled")
     reference, distorted, reference_image, distorted_image = blocks.pair_inputs(params)
     encoder = build_tiled_encoder(params)
     reference_features = encoder(TileImage(params.tile_size, name="tile_reference")(reference_image))
