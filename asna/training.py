@@ -62,7 +62,9 @@ class ValidationCorrelations(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         predictions = self.model.predict(self.dataset, verbose=0).reshape(-1)
-        scores = metrics.all_metrics(self.targets, predictions)
+        # Under a multi-worker strategy the last, partial batch comes back padded
+        # to a full one: the predictions past the set's length are not pairs.
+        scores = metrics.all_metrics(self.targets, predictions[: len(self.targets)])
         if logs is not None:
             for key in ("srcc", "plcc", "main_score"):
                 logs[f"val_{key}"] = scores[key]
