@@ -130,18 +130,35 @@ def make_targets() -> set[str]:
     return set(re.findall(r"^([A-Za-z][\w.-]*)\s*:(?!=)", read(REPO_ROOT / "Makefile"), re.MULTILINE))
 
 
-def repository_file_names() -> set[str]:
-    return {path.name for path in REPO_ROOT.rglob("*") if ".venv" not in path.parts and path.is_file()}
+@lru_cache(maxsize=None)
+def repository_file_names() -> frozenset[str]:
+    """Names of the repository's files, outside hidden folders and the data and run folders."""
+    skipped = {"data", "runs", "__pycache__"}
+    return frozenset(path.name for path in REPO_ROOT.rglob("*")
+                     if path.is_file() and not any(part.startswith(".") or part in skipped
+                                                   for part in path.relative_to(REPO_ROOT).parts[:-1]))
+
+
+def script_problems(path: Path) -> list[str]:
+    """Scripts (a path from the repository root, or a bare file name) and make targets that do not exist."""
+    text = read(path)
+    names = repository_file_names()
+    missing = [f"{name(path)}: {script} does not exist" for script in sorted(set(SCRIPT_PATH.findall(text)))
+               if not ((REPO_ROOT / script).is_file() if "/" in script else script in names)]
+    return missing + [f"{name(path)}: make {target}: no such target in the Makefile"
+                      for target in sorted(set(MAKE_TARGET.findall(text)) - make_targets())]
 
 
 @pytest.mark.parametrize("path", DOC_FILES, ids=name)
 def test_every_named_script_and_make_target_exists(path):
-    text = read(path)
-    names = repository_file_names()
-    missing = [script for script in set(SCRIPT_PATH.findall(text))
-               if not ((REPO_ROOT / script).is_file() if "/" in script else script in names)]
-    unknown = sorted(set(MAKE_TARGET.findall(text)) - make_targets())
-    assert sorted(missing) == [] and unknown == []
+    assert script_problems(path) == []
+
+
+def test_a_missing_script_or_target_is_found(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("Run `python tools/nothing.py` or `make demo`, `make deploy`; see `train_bn.py`.\n")
+    assert script_problems(page) == ["page.md: tools/nothing.py does not exist",
+                                     "page.md: make deploy: no such target in the Makefile"]
 
 
 # ----------------------------------------------------------------------------- command lines
