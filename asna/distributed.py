@@ -23,7 +23,7 @@ def make_strategy(distribute: str) -> tf.distribute.Strategy:
     if distribute == "multiworker":
         if "TF_CONFIG" not in os.environ:
             raise UserError("training.distribute = multiworker needs the TF_CONFIG environment "
-                            "variable that describes the cluster (see the README)")
+                            "variable that describes the cluster (see docs/configs-and-training.md)")
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
 

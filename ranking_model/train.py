@@ -1,8 +1,8 @@
 """Train the surrogate ranker: L scores in, their L ranks out.
 
 Defaults are the original recipe (original architecture, 2,000,000 vectors,
-100 epochs, batch 1024, Adam 1e-3 dropped x0.1 every 30 epochs). The README
-gives the faster recipe that produced the committed ranker.
+100 epochs, batch 1024, Adam 1e-3 dropped x0.1 every 30 epochs).
+docs/loss-and-rankers.md gives the faster recipe that produced the committed ranker.
 """
 
 import argparse

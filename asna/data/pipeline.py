@@ -3,7 +3,7 @@
 ``make_dataset`` yields ``((reference, distorted), y)`` batches: uint8 images
 (B, S, S, 3) and float32 standardised targets (B,).
 
-Why it looks like this (measured on a 2-core machine, see docs/parts/pipeline.md):
+Why it looks like this (measured on a 2-core machine; figures in docs/benchmarks.md):
 
 * h5py is not thread-safe under TensorFlow's parallel ``map``, so the file is
   read by Python generators, each with its own file handle, reading
@@ -12,10 +12,12 @@ Why it looks like this (measured on a 2-core machine, see docs/parts/pipeline.md
 * Shuffling without loading the file: each epoch visits the blocks in a seeded
   random order, ``shuffle_buffer`` pairs (a window of blocks) at a time, and
   takes the pairs of a window in a random order. Memory stays at one window.
-* The random rotation / flips are done while the pairs are copied out of the
-  window into the batch, as NumPy views, so they cost no extra pass over the
-  pixels; TensorFlow ops for the same work (transpose, reverse) made the
-  pipeline several times slower. Both images of a pair always get the same
+* The random rotation / flips are done by OpenCV (``cv2.flip``,
+  ``cv2.transpose``, ``cv2.rotate``) while the pairs are copied out of the
+  window into the batch, so they cost no extra pass over the pixels; that is
+  about ten times faster than copying a strided NumPy view, and TensorFlow ops
+  for the same work (transpose, reverse per pair) roughly halved the
+  pipeline's throughput. Both images of a pair always get the same
   orientation and the same lightness factor.
 * The optional Lab-lightness scaling is arithmetic: OpenCV's float Lab
   conversion in a parallel map (``tf.numpy_function``; OpenCV releases the

@@ -6,7 +6,7 @@ Assessment", CVPR Workshops (NTIRE), 2021.
 
 Layer names follow ``<stage>_<part>`` (``f2_conv``, ``dec1_up``, ``att_out``,
 ``res2_add``, ``head_dense``) so the figures and the docs can group layers by
-stage; the README describes the networks layer by layer.
+stage; docs/networks.md describes the networks layer by layer.
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     Same maths, variables and saved weights as ``keras.layers.BatchNormalization``
     (which Keras 3 builds from ~10 separate element-wise ops and reductions);
     on CPU the fused kernel made a training step of the attention network at
-    288x288 about 1.6x faster. Like Keras 2's fused path, the moving variance is
+    288x288 about 1.3x cheaper in CPU time (docs/benchmarks.md). Like Keras 2's fused path, the moving variance is
     updated with the unbiased batch variance. Other ranks, axes, masks, renorm
     and non-TensorFlow backends fall back to the parent's ops.
     """
