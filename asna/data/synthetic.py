@@ -264,8 +264,8 @@ def make_references(photographs: Sequence[Photograph], image_size: int, crops_pe
         rng = np.random.default_rng([seed, 1, number])
         split = split_of(photo.name)
         if split != "train" or variation is None:
-            references += [cut(photo, photo.image, image_size, rng, len(references) + 1, split)
-                           for _ in range(crops_per_image)]
+            for _ in range(crops_per_image):
+                references.append(cut(photo, photo.image, image_size, rng, len(references) + 1, split))
             continue
         varied = np.random.default_rng([seed, 2, number])
         for _ in range(variation.crops_per_image):
@@ -394,9 +394,22 @@ def reference_records(references: Sequence[Reference]) -> str:
     return json.dumps({r.ref_id: {"photo": r.photo, "top": r.top, "left": r.left} for r in references})
 
 
+ALL_TYPES = tuple(d.type_id for d in DISTORTIONS)
+
+
+def make_variation(crops_per_image: int, train_crops_per_image: int | None = None,
+                   scale_range: tuple[float, float] = DEFAULT_SCALE_RANGE, colour: bool = True) -> Variation:
+    """The training-crop variation; ``train_crops_per_image`` defaults to twice ``crops_per_image``."""
+    return Variation(train_crops_per_image or min(100, 2 * crops_per_image),
+                     (float(scale_range[0]), float(scale_range[1])), colour)
+
+
 def generator_options(image_size: int, crops_per_image: int, seed: int, variation: Variation, jitter: float,
                       type_ids: Sequence[int]) -> dict:
-    """Everything that decides the files' contents, stored in each file (``options``) to tell a rebuild is due."""
+    """Everything that decides the files' contents, stored in each file (``options``) to tell a rebuild is due.
+
+    JSON types only (lists, not tuples), so it compares equal to what ``built_options`` reads back.
+    """
     return {"image_size": image_size, "crops_per_image": crops_per_image, "seed": seed,
             "train_crops_per_image": variation.crops_per_image, "scale_range": list(variation.scale_range),
             "colour_variation": variation.colour, "jitter": jitter, "distortion_types": list(map(int, type_ids)),
@@ -405,7 +418,7 @@ def generator_options(image_size: int, crops_per_image: int, seed: int, variatio
 
 def create_synthetic(out_dir: str | os.PathLike, image_size: int = 288, crops_per_image: int = 1,
                      seed: int = 0, export_dir: str | os.PathLike | None = None,
-                     type_ids: Sequence[int] = tuple(d.type_id for d in DISTORTIONS), workers: int = 1,
+                     type_ids: Sequence[int] = ALL_TYPES, workers: int = 1,
                      progress: Callable[[Iterator, int], Iterator] | None = None,
                      train_crops_per_image: int | None = None,
                      scale_range: tuple[float, float] = DEFAULT_SCALE_RANGE, colour_variation: bool = True,
@@ -415,8 +428,7 @@ def create_synthetic(out_dir: str | os.PathLike, image_size: int = 288, crops_pe
 
     ``progress(iterable, total)`` wraps the per-reference loop (e.g. tqdm).
     """
-    variation = Variation(train_crops_per_image or min(100, 2 * crops_per_image),
-                          (float(scale_range[0]), float(scale_range[1])), colour_variation)
+    variation = make_variation(crops_per_image, train_crops_per_image, scale_range, colour_variation)
     check_arguments(image_size, crops_per_image, variation, jitter, seed, type_ids)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -589,5 +601,5 @@ def expected_pairs(references: Sequence[Reference], type_ids: Sequence[int]) -> 
 
 
 __all__ = ["create_synthetic", "save_grid", "summary_lines", "prepare_references", "split_of", "built_options",
-           "file_photographs", "distorted_name", "expected_pairs", "default_workers", "SOURCE", "SPLITS", "FILES",
+           "file_photographs", "generator_options", "make_variation", "distorted_name", "expected_pairs", "default_workers", "SOURCE", "SPLITS", "FILES",
            "VAL_PHOTOGRAPHS", "TEST_PHOTOGRAPHS"]

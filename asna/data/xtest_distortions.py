@@ -32,7 +32,7 @@ Where the two differ, per type:
  15   denoising               white noise then total-variation denoising (not non-local means)
  16   brighten                gamma on HSV value, gamma fitted to KADID's tone curve
  17   darken                  as 16
- 18   mean shift              luma (Y of YCbCr) shifted, chroma kept (not all of RGB)
+ 18   mean shift              CIE Lab lightness shifted, a and b kept (not all of RGB)
  19   jitter                  one bilinear warp with the 5-warp random walk's spread
  20   non-eccentricity patch  neighbouring patches swapped (not copied one way)
  21   pixelate                Pillow box-filter down, nearest up
@@ -245,9 +245,10 @@ def darken(image: Image, amount: float, rng: np.random.Generator) -> Image:
 
 
 def mean_shift(image: Image, amount: float, rng: np.random.Generator) -> Image:
-    values = ycbcr(image)
-    values[..., 0] += amount * 219.0  # the studio range of Y
-    return from_ycbcr(values)
+    """CIE lightness shifted by ``amount`` of its range (a and b kept), not every RGB value."""
+    lab = color.rgb2lab(unit(image))
+    lab[..., 0] = lab[..., 0] + 100.0 * amount
+    return to_bytes(color.lab2rgb(lab))
 
 
 # ---------------------------------------------------------------- spatial
