@@ -601,5 +601,5 @@ def expected_pairs(references: Sequence[Reference], type_ids: Sequence[int]) -> 
 
 
 __all__ = ["create_synthetic", "save_grid", "summary_lines", "prepare_references", "split_of", "built_options",
-           "file_photographs", "generator_options", "make_variation", "distorted_name", "expected_pairs", "default_workers", "SOURCE", "SPLITS", "FILES",
-           "VAL_PHOTOGRAPHS", "TEST_PHOTOGRAPHS"]
+           "file_photographs", "generator_options", "make_variation", "distorted_name", "expected_pairs",
+           "default_workers", "SOURCE", "SPLITS", "FILES", "VAL_PHOTOGRAPHS", "TEST_PHOTOGRAPHS"]
