@@ -123,3 +123,17 @@ def test_build_train_and_evaluate_with_the_scripts(tmp_path):
     assert match, result.stdout
     assert math.isfinite(float(match.group(1)))
     print("step seconds: " + ", ".join(f"{name} {seconds:.1f}" for name, seconds in timings.items()))
+
+
+def test_demo_verdict_names_every_baseline_of_the_report():
+    from asna.demo import verdict
+
+    def report(model: float, **baselines: float | None) -> dict:
+        return {"model": {"srcc": model}, **{name: {"srcc": value} for name, value in baselines.items()}}
+
+    line = verdict({"test": report(0.8, psnr=0.6, ssim=0.7, ms_ssim=0.76, gmsd=0.79),
+                    "xtest": report(0.81, psnr=0.65, ssim=0.72, ms_ssim=0.8, gmsd=0.8)})
+    assert line.endswith("-> the network beats PSNR, SSIM, MS-SSIM, GMSD on test and xtest")
+    assert "test network 0.8000, PSNR 0.6000" in line and "xtest network 0.8100" in line
+    line = verdict({"test": report(0.8, psnr=0.6, ms_ssim=0.85), "xtest": report(0.7, psnr=0.75, ms_ssim=None)})
+    assert line.endswith("-> the network does NOT beat MS-SSIM on test, PSNR on xtest")
