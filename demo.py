@@ -1,8 +1,13 @@
 """The main job: build the built-in set, train the attention network on it, evaluate it.
 
-This is what `make demo` runs. It needs no download and runs on a CPU; the
-results land in --out: model.keras, metrics.json, training_curves.png,
-scatter.png, predictions.csv and a challenge-format folder with its scores.
+This is what `make demo` runs. It needs no download and runs on a CPU. The
+network trains on the training photographs, keeps its best epoch on the
+validation photographs and is scored on the test photographs (test file) and
+on the same photographs distorted by a second implementation (xtest file),
+beside the classic metrics. The results land in --out: model.keras,
+metrics.json (test, with "xtest" inside), scatter.png, predictions.csv,
+xtest_scatter.png, xtest_predictions.csv, training_curves.png and a
+challenge-format folder of the test pairs with its scores.
 """
 
 import argparse
@@ -20,7 +25,7 @@ def main() -> int:
     parser.add_argument("--out", default="runs/demo", help="folder for the model, metrics and figures")
     parser.add_argument("--config", default="configs/attention_synthetic.txt", help="training config")
     parser.add_argument("--image-size", type=int, default=64, help="image side for data and network")
-    parser.add_argument("--crops-per-image", type=int, default=4, help="reference crops per photograph")
+    parser.add_argument("--crops-per-image", type=int, default=4, help="reference crops per validation/test photograph (training: twice as many)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a training config value (repeatable)")

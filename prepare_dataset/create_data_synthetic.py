@@ -1,8 +1,10 @@
 """Build the built-in KADID-style synthetic set (no download needed).
 
-Writes OUT/synthetic_train.h5 and OUT/synthetic_val.h5; optionally the same
-pairs as a challenge-style folder (Ref/, Dis/, labels.txt) and the figure of
-one reference with all its distortions.
+Writes OUT/synthetic_train.h5, synthetic_val.h5 and synthetic_test.h5 (disjoint
+photographs) and synthetic_xtest.h5 (the test references distorted by a second,
+independent implementation of the same types); optionally the train, val and
+test pairs as a challenge-style folder (Ref/, Dis/, labels.txt) and the figure
+of one reference with all its distortions.
 """
 
 from __future__ import annotations
@@ -13,17 +15,33 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from asna.data import synthetic  # noqa: E402
 from asna.errors import UserError, run_cli  # noqa: E402
+
+
+def scale_range(text: str) -> tuple[float, float]:
+    """``LOW,HIGH`` as two floats (argparse turns the ValueError into a one-line error)."""
+    low, high = (float(part) for part in text.split(","))
+    return low, high
 
 
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", metavar="DIR", help="folder for synthetic_train.h5 and synthetic_val.h5")
+    parser.add_argument("--out", metavar="DIR", help="folder for synthetic_{train,val,test,xtest}.h5")
     parser.add_argument("--image-size", type=int, default=288, help="side of the square crops (32-1024)")
     parser.add_argument("--crops-per-image", type=int, default=1,
-                        help="reference crops per photograph (17 photographs; ~118 pairs per crop)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of crops, split and distortions")
-    parser.add_argument("--val-ratio", type=float, default=0.2, help="fraction of photographs in validation")
+                        help="reference crops per validation/test photograph (~118 pairs per crop)")
+    parser.add_argument("--train-crops-per-image", type=int, default=None,
+                        help="reference crops per training photograph (default: twice --crops-per-image)")
+    parser.add_argument("--scale-range", type=scale_range, default=synthetic.DEFAULT_SCALE_RANGE,
+                        metavar="LOW,HIGH", help="training crops: the photograph's shorter side is resized to a "
+                        "random LOW-HIGH x the crop side (default 1,2.5; validation and test: 1.5)")
+    parser.add_argument("--no-colour-variation", action="store_true",
+                        help="keep training crops' colour channels in order (default: random order)")
+    parser.add_argument("--jitter", type=float, default=synthetic.DEFAULT_JITTER,
+                        help="training distortions: strength drawn within +-JITTER levels (0: exact levels)")
+    parser.add_argument("--no-xtest", action="store_true", help="do not write synthetic_xtest.h5")
+    parser.add_argument("--seed", type=int, default=0, help="seed of crops and distortions")
     parser.add_argument("--export-images", metavar="DIR2",
                         help="also write DIR2/Ref/A0001.bmp, DIR2/Dis/A0001_TT_LL.bmp, DIR2/labels.txt")
     parser.add_argument("--grid", metavar="PNG", help="also draw one reference with all its distortions")
@@ -38,8 +56,6 @@ def main() -> int:
         raise UserError("nothing to do: give --out DIR (and/or --grid PNG)")
     from tqdm import tqdm
 
-    from asna.data import synthetic
-
     if args.grid is not None:
         if not synthetic.MIN_IMAGE_SIZE <= args.grid_size <= 512:
             raise UserError(f"--grid-size {args.grid_size}: must be between {synthetic.MIN_IMAGE_SIZE} and 512")
@@ -51,7 +67,9 @@ def main() -> int:
         raise UserError(f"--workers {workers}: must be 1 or more")
     summary = synthetic.create_synthetic(
         args.out, image_size=args.image_size, crops_per_image=args.crops_per_image, seed=args.seed,
-        val_ratio=args.val_ratio, export_dir=args.export_images, workers=workers,
+        export_dir=args.export_images, workers=workers, train_crops_per_image=args.train_crops_per_image,
+        scale_range=args.scale_range, colour_variation=not args.no_colour_variation, jitter=args.jitter,
+        xtest=not args.no_xtest,
         progress=lambda items, total: tqdm(items, total=total, unit="ref", desc="distorting"))
     print("\n".join(synthetic.summary_lines(summary, args.out)))
     return 0

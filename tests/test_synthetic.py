@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import time
 
@@ -12,7 +13,8 @@ import numpy as np
 import pytest
 
 from asna.data import synthetic
-from asna.data.distortions import BY_ID, DISTORTIONS, LEVELS, distort, mos_standardization, read_mos_table
+from asna.data.distortions import (BY_ID, DISTORTIONS, LEVELS, distort, jittered_parameter, level_parameter,
+                                   mos_standardization, read_mos_table)
 from asna.data.layout import decode_strings, open_pairs, read_standardization
 from conftest import error_lines, run_script
 
@@ -99,36 +101,63 @@ def test_mean_shift_and_contrast_are_identity_at_their_middle_level(crops):
         np.testing.assert_array_equal(distort(image, type_id, 3), image)
 
 
+def test_jittered_parameters_stay_between_the_neighbouring_levels():
+    for kind in DISTORTIONS:
+        for level in LEVELS:
+            assert jittered_parameter(kind.type_id, level, (0, 1), 0.0) == kind.parameters[level - 1]
+            values = [jittered_parameter(kind.type_id, level, (seed, 1), 0.5) for seed in range(40)]
+            low = level_parameter(kind.type_id, level - 0.5)
+            high = level_parameter(kind.type_id, level + 0.5)
+            assert all(min(low, high) - 1e-12 <= v <= max(low, high) + 1e-12 for v in values), kind.name
+            if level == 3 and kind.parameters[1] != kind.parameters[3]:
+                assert len(set(values)) > 30, kind.name  # really drawn, not one value
+    assert level_parameter(1, 2.5) == pytest.approx(0.75)  # halfway between sigma 0.5 and 1
+    assert level_parameter(10, 9.0) == 4  # clipped to level 5
+
+
+def test_jitter_changes_the_distortion_but_keeps_it_seeded(crops):
+    image = crops[64]
+    exact = distort(image, 1, 3, (0, 1))
+    jittered = [distort(image, 1, 3, (seed, 1), jitter=0.5) for seed in (0, 1)]
+    assert not np.array_equal(exact, jittered[0]) and not np.array_equal(jittered[0], jittered[1])
+    np.testing.assert_array_equal(jittered[0], distort(image, 1, 3, (0, 1), jitter=0.5))
+
+
 # ---------------------------------------------------------------- the prepared files
 
 @pytest.fixture(scope="module")
 def tiny_set(tmp_path_factory):
     out = tmp_path_factory.mktemp("synthetic")
     export = out / "export"
-    summary = synthetic.create_synthetic(out, image_size=32, crops_per_image=2, seed=3, val_ratio=0.25,
-                                         export_dir=export, type_ids=CHEAP_TYPES)
+    summary = synthetic.create_synthetic(out, image_size=32, crops_per_image=2, seed=3, export_dir=export,
+                                         type_ids=CHEAP_TYPES)
     return out, export, summary
 
 
 def test_counts_are_references_times_types_times_levels(tiny_set):
     out, _, summary = tiny_set
-    references, _ = synthetic.prepare_references(32, 2, 3)
+    references, _ = synthetic.prepare_references(32, 2, 3, synthetic.make_variation(2))
     grey = sum(r.grey for r in references)
-    assert len(references) == 2 * len(synthetic.PHOTOGRAPHS)
+    train_photographs = len(synthetic.PHOTOGRAPHS) - len(synthetic.VAL_PHOTOGRAPHS) - len(synthetic.TEST_PHOTOGRAPHS)
+    assert len(references) == 4 * train_photographs + 2 * (len(synthetic.PHOTOGRAPHS) - train_photographs)
     expected = (len(references) - grey) * len(CHEAP_TYPES) * 5 + grey * (len(CHEAP_TYPES) - 1) * 5
-    assert summary.pairs["train"] + summary.pairs["val"] == expected
+    assert summary.pairs["train"] + summary.pairs["val"] + summary.pairs["test"] == expected
     assert synthetic.expected_pairs(references, CHEAP_TYPES) == expected
-    with open_pairs(out / "synthetic_train.h5") as train, open_pairs(out / "synthetic_val.h5") as val:
-        assert train["x"].shape[0] + val["x"].shape[0] == expected
-        assert train["x"].shape[1:] == (2, 32, 32, 3)
-        assert train.attrs["split"] == "train" and val.attrs["split"] == "val"
+    test = [r for r in references if r.split == "test"]
+    assert summary.pairs["xtest"] == summary.pairs["test"] == synthetic.expected_pairs(test, CHEAP_TYPES)
+    counts = {}
+    for name in synthetic.FILES:
+        with open_pairs(out / f"synthetic_{name}.h5") as handle:
+            counts[name] = handle["x"].shape[0]
+            assert handle["x"].shape[1:] == (2, 32, 32, 3) and handle.attrs["split"] == name
+    assert counts == summary.pairs
 
 
 def test_labels_equal_the_table_and_are_standardised(tiny_set):
     out, _, _ = tiny_set
     table = read_mos_table()
     mean, std = mos_standardization(CHEAP_TYPES, table)
-    for split in ("train", "val"):
+    for split in synthetic.FILES:
         with open_pairs(out / f"synthetic_{split}.h5") as handle:
             names = decode_strings(handle["dist_name"][:])
             mos, y = handle["mos"][:], handle["y"][:]
@@ -142,11 +171,41 @@ def test_labels_equal_the_table_and_are_standardised(tiny_set):
 
 def test_splits_share_no_reference_and_no_photograph(tiny_set):
     out, _, summary = tiny_set
-    with open_pairs(out / "synthetic_train.h5") as train, open_pairs(out / "synthetic_val.h5") as val:
-        train_refs, val_refs = set(decode_strings(train["ref_id"][:])), set(decode_strings(val["ref_id"][:]))
-        assert train_refs and val_refs and not train_refs & val_refs
-    assert not set(summary.photographs["train"]) & set(summary.photographs["val"])
-    assert len(summary.photographs["val"]) == round(0.25 * len(synthetic.PHOTOGRAPHS))
+    references, photographs = {}, {}
+    for split in synthetic.SPLITS:
+        with open_pairs(out / f"synthetic_{split}.h5") as handle:
+            references[split] = set(decode_strings(handle["ref_id"][:]))
+            records = json.loads(handle.attrs["references"])
+        assert set(records) == references[split]
+        photographs[split] = {record["photo"] for record in records.values()}
+        assert photographs[split] == set(synthetic.file_photographs(out / f"synthetic_{split}.h5"))
+    for first, second in (("train", "val"), ("train", "test"), ("val", "test")):
+        assert references[first] and not references[first] & references[second]
+        assert not photographs[first] & photographs[second]
+    assert photographs["test"] == set(synthetic.TEST_PHOTOGRAPHS) == set(summary.photographs["test"])
+    assert photographs["val"] == set(synthetic.VAL_PHOTOGRAPHS)
+    assert {"motorcycle_left", "motorcycle_right"} <= photographs["train"]  # the stereo views stay together
+    grey = {name for name, _, _, is_grey in synthetic.PHOTOGRAPHS if is_grey}
+    assert len(photographs["test"] & grey) == 2 and len(photographs["test"] - grey) == 2  # colour and grey
+
+
+def test_training_crops_vary_in_scale_and_colour_and_the_others_do_not():
+    exact, _ = synthetic.prepare_references(32, 1, 0)
+    varied, _ = synthetic.prepare_references(32, 1, 0, synthetic.make_variation(1))
+    assert len(varied) == len(exact) + sum(r.split == "train" for r in exact)
+    by_photo = lambda refs: {r.photo: r for r in refs if r.split != "train"}  # noqa: E731
+    for photo, reference in by_photo(exact).items():
+        np.testing.assert_array_equal(reference.image, by_photo(varied)[photo].image)
+    photographs = {p.name: p for p in synthetic.load_photographs(32)[0]}
+    colour = [r for r in varied if r.split == "train" and not r.grey]
+    # a crop found nowhere in its photograph at the fixed scale, in its own channel order, was rescaled or reordered
+    changed = 0
+    for reference in colour:
+        scene = photographs[reference.photo].image
+        if reference.top + 32 > scene.shape[0] or reference.left + 32 > scene.shape[1] or not np.array_equal(
+                scene[reference.top:reference.top + 32, reference.left:reference.left + 32], reference.image):
+            changed += 1
+    assert changed >= len(colour) // 2
 
 
 def test_reference_is_the_same_crop_in_every_pair_of_its_id(tiny_set):
@@ -161,18 +220,19 @@ def test_reference_is_the_same_crop_in_every_pair_of_its_id(tiny_set):
 def test_export_folder_format(tiny_set):
     out, export, summary = tiny_set
     lines = (export / "labels.txt").read_text().splitlines()
-    assert len(lines) == summary.pairs["train"] + summary.pairs["val"]
+    assert len(lines) == sum(summary.pairs[split] for split in synthetic.SPLITS)
     table = read_mos_table()
     references = sorted(p.name for p in (export / "Ref").iterdir())
-    assert references[0] == "A0001.bmp" and len(references) == 2 * len(synthetic.PHOTOGRAPHS)
+    assert references[0] == "A0001.bmp"
+    assert len(references) == sum(len(summary.references[split]) for split in synthetic.SPLITS)
     for line in lines:
         name, score = line.split(",")
         ref, type_id, level = re.fullmatch(r"(A\d{4})_(\d{2})_(\d{2})\.bmp", name).groups()
         assert float(score) == pytest.approx(table[(int(type_id), int(level))].mos_mean)
         assert (export / "Dis" / name).is_file()
     image = cv2.imread(str(export / "Dis" / lines[0].split(",")[0]))[..., ::-1]
-    with open_pairs(out / "synthetic_train.h5") as train, open_pairs(out / "synthetic_val.h5") as val:
-        for handle in (train, val):
+    for split in synthetic.SPLITS:
+        with open_pairs(out / f"synthetic_{split}.h5") as handle:
             names = decode_strings(handle["dist_name"][:])
             if lines[0].split(",")[0] in names:
                 np.testing.assert_array_equal(handle["x"][names.index(lines[0].split(",")[0]), 1], image)
@@ -180,15 +240,32 @@ def test_export_folder_format(tiny_set):
 
 def test_same_arguments_give_the_same_bytes(tiny_set, tmp_path):
     out, _, _ = tiny_set
-    again = synthetic.create_synthetic(tmp_path, image_size=32, crops_per_image=2, seed=3, val_ratio=0.25,
-                                       type_ids=CHEAP_TYPES)
+    again = synthetic.create_synthetic(tmp_path, image_size=32, crops_per_image=2, seed=3, type_ids=CHEAP_TYPES)
     assert again.pairs == tiny_set[2].pairs
-    for split in ("train", "val"):
-        assert file_digest(tmp_path / f"synthetic_{split}.h5") == file_digest(out / f"synthetic_{split}.h5")
+    for name in synthetic.FILES:
+        assert file_digest(tmp_path / f"synthetic_{name}.h5") == file_digest(out / f"synthetic_{name}.h5")
+    options = synthetic.built_options(out)
+    assert options["seed"] == 3 and options["jitter"] == synthetic.DEFAULT_JITTER
+    assert options == synthetic.generator_options(32, 2, 3, synthetic.make_variation(2), synthetic.DEFAULT_JITTER,
+                                                  CHEAP_TYPES)
     other = synthetic.create_synthetic(tmp_path / "other", image_size=32, crops_per_image=2, seed=4,
-                                       val_ratio=0.25, type_ids=CHEAP_TYPES)
+                                       type_ids=CHEAP_TYPES)
     assert file_digest(tmp_path / "other" / "synthetic_train.h5") != file_digest(out / "synthetic_train.h5")
-    assert other.pairs["train"] + other.pairs["val"] == again.pairs["train"] + again.pairs["val"]
+    assert other.pairs == again.pairs
+
+
+def test_jitter_touches_only_the_training_file(tiny_set, tmp_path):
+    out, _, _ = tiny_set
+    synthetic.create_synthetic(tmp_path, image_size=32, crops_per_image=2, seed=3, type_ids=CHEAP_TYPES,
+                               jitter=0.0, xtest=False)
+    assert not (tmp_path / "synthetic_xtest.h5").exists() and synthetic.built_options(tmp_path) is None
+    for split in ("val", "test"):
+        with open_pairs(tmp_path / f"synthetic_{split}.h5") as exact, open_pairs(out / f"synthetic_{split}.h5") as made:
+            np.testing.assert_array_equal(exact["x"][:], made["x"][:])
+    with open_pairs(tmp_path / "synthetic_train.h5") as exact, open_pairs(out / "synthetic_train.h5") as made:
+        np.testing.assert_array_equal(exact["x"][:, 0], made["x"][:, 0])  # same references
+        assert not np.array_equal(exact["x"][:, 1], made["x"][:, 1])  # other strengths
+        np.testing.assert_array_equal(exact["mos"][:], made["mos"][:])  # same labels
 
 
 @pytest.mark.slow
@@ -196,9 +273,9 @@ def test_workers_do_not_change_the_files(tmp_path):
     for workers in (1, 2):
         synthetic.create_synthetic(tmp_path / str(workers), image_size=32, crops_per_image=1, seed=0,
                                    type_ids=(2, 9, 15), workers=workers)
-    for split in ("train", "val"):
-        assert file_digest(tmp_path / "1" / f"synthetic_{split}.h5") == \
-            file_digest(tmp_path / "2" / f"synthetic_{split}.h5")
+    for name in synthetic.FILES:
+        assert file_digest(tmp_path / "1" / f"synthetic_{name}.h5") == \
+            file_digest(tmp_path / "2" / f"synthetic_{name}.h5")
 
 
 def test_small_photographs_are_enlarged_at_most_once_and_large_sizes_refused():
@@ -211,7 +288,8 @@ def test_small_photographs_are_enlarged_at_most_once_and_large_sizes_refused():
 
 
 @pytest.mark.parametrize("arguments", [dict(image_size=16), dict(image_size=4096), dict(crops_per_image=0),
-                                       dict(val_ratio=0.0), dict(val_ratio=1.0), dict(seed=-1),
+                                       dict(train_crops_per_image=101), dict(jitter=-0.1), dict(jitter=1.5),
+                                       dict(scale_range=(0.5, 2.0)), dict(scale_range=(2.0, 1.5)), dict(seed=-1),
                                        dict(type_ids=(26,))])
 def test_bad_arguments_are_user_errors(tmp_path, arguments):
     from asna.errors import UserError
@@ -244,17 +322,21 @@ def test_script_builds_the_full_set_at_a_tiny_size(tmp_path):
                         "--image-size", "32", "--workers", "1", "--grid", str(tmp_path / "grid.png"),
                         timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "train:" in result.stdout and "val:" in result.stdout and "done in" in result.stdout
-    with h5py.File(tmp_path / "out" / "synthetic_train.h5", "r") as train, \
-            h5py.File(tmp_path / "out" / "synthetic_val.h5", "r") as val:
-        total = train["x"].shape[0] + val["x"].shape[0]
-    assert total == 9 * 25 * 5 + 8 * 22 * 5  # colour photographs: 25 types, grey ones: 22
+    assert all(f"{name}:" in result.stdout for name in synthetic.FILES) and "done in" in result.stdout
+    counts = {}
+    for name in synthetic.FILES:
+        with h5py.File(tmp_path / "out" / f"synthetic_{name}.h5", "r") as handle:
+            counts[name] = handle["x"].shape[0]
+    # colour photographs: 25 types, grey ones: 22; training photographs give 2 crops, the others 1
+    assert counts == {"train": 2 * (5 * 125 + 5 * 110), "val": 2 * 125 + 110, "test": 2 * 125 + 2 * 110,
+                      "xtest": 2 * 125 + 2 * 110}
     assert (tmp_path / "grid.png").is_file()
 
 
 @pytest.mark.parametrize("arguments, message", [
     (["--image-size", "5000"], "--image-size 5000"),
-    (["--val-ratio", "1.5"], "--val-ratio 1.5"),
+    (["--jitter", "1.5"], "--jitter 1.5"),
+    (["--scale-range", "0.5,2"], "--scale-range 0.5,2"),
     (["--crops-per-image", "0"], "--crops-per-image 0"),
     ([], "nothing to do"),
 ])

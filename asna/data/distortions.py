@@ -470,11 +470,33 @@ DISTORTIONS: tuple[DistortionType, ...] = (
 BY_ID = {d.type_id: d for d in DISTORTIONS}
 
 
-def distort(image: Image, type_id: int, level: int, seed: Sequence[int] = (0,)) -> Image:
+JITTER_STREAM = 7  # keeps the jitter draw apart from the distortion's own random draws
+
+
+def level_parameter(type_id: int, position: float) -> float:
+    """The type's parameter at a fractional level ``position`` (1-5), linear between KADID's levels."""
+    return float(np.interp(min(max(position, LEVELS[0]), LEVELS[-1]), LEVELS, BY_ID[type_id].parameters))
+
+
+def jittered_parameter(type_id: int, level: int, seed: Sequence[int], jitter: float) -> float:
+    """The level's parameter moved a seeded U(-jitter, +jitter) levels towards a neighbour.
+
+    Positions past levels 1 and 5 are clipped, so every parameter lies within
+    KADID's range. ``jitter`` 0 gives the level's own parameter.
+    """
+    if jitter <= 0:
+        return float(BY_ID[type_id].parameters[level - 1])
+    offset = np.random.default_rng([*map(int, seed), type_id, level, JITTER_STREAM]).uniform(-jitter, jitter)
+    return level_parameter(type_id, level + offset)
+
+
+def distort(image: Image, type_id: int, level: int, seed: Sequence[int] = (0,), jitter: float = 0.0) -> Image:
     """Distort a uint8 RGB image with KADID type ``type_id`` at ``level`` (1-5).
 
     The random generator is seeded with ``(*seed, type_id)`` and not the level,
-    so the five levels of one type share their random draws.
+    so the five levels of one type share their random draws. ``jitter`` > 0
+    draws the strength around the level (``jittered_parameter``), so a training
+    set does not pair each label with one exact parameter.
     """
     kind = BY_ID[type_id]
     if level not in LEVELS:
@@ -482,7 +504,7 @@ def distort(image: Image, type_id: int, level: int, seed: Sequence[int] = (0,)) 
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected a uint8 RGB image, got {image.dtype} {image.shape}")
     rng = np.random.default_rng([*map(int, seed), type_id])
-    out = kind.apply(np.ascontiguousarray(image), float(kind.parameters[level - 1]), rng)
+    out = kind.apply(np.ascontiguousarray(image), jittered_parameter(type_id, level, seed, jitter), rng)
     return np.ascontiguousarray(out, dtype=np.uint8)
 
 

@@ -14,7 +14,29 @@ small crop still shows a scene rather than a featureless patch; one smaller
 than the crop is enlarged once (bicubic, at most 2.5x) before cropping.
 
 Splits are made by photograph, so overlapping crops of one photograph never sit
-on both sides; every crop has its own reference id (``A0001`` ...).
+on two sides; every crop has its own reference id (``A0001`` ...). The split is
+fixed by name (``VAL_PHOTOGRAPHS``, ``TEST_PHOTOGRAPHS``), the same for every
+seed, so test figures from different seeds score the same photographs: test
+holds two colour and two grey photographs (chelsea, coffee, camera, gravel),
+validation two colour and one grey (rocket, retina, coins), training the other
+ten (five colour, five grey; the two stereo motorcycle views stay together).
+
+Training is made hard to memorise, validation and test are exact:
+
+* training crops come at a random scale (the photograph's shorter side resized
+  to ``scale_range`` x the crop side, log-uniform; validation and test use
+  1.5 x), with their colour channels in a random order (colour photographs),
+  and ``train_crops_per_image`` of them per photograph (default twice
+  ``crops_per_image``);
+* each training distortion's strength is drawn around its level
+  (``asna.data.distortions.jittered_parameter``, ``jitter`` levels either way),
+  while the label stays the level's KADID MOS.
+
+``synthetic_xtest.h5`` holds the test references distorted by the second,
+independent implementation of the same types (``asna.data.xtest_distortions``)
+at exact levels, with the same labels: it scores quality rather than memory of
+this generator's code.
+
 Everything random is derived from ``seed``, per reference and type, so the
 files are identical for identical arguments, whatever the number of workers.
 """
@@ -22,11 +44,13 @@ files are identical for identical arguments, whatever the number of workers.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -34,9 +58,10 @@ from typing import Callable, Iterator, Sequence
 import cv2
 import numpy as np
 
+from asna.data import xtest_distortions
 from asna.data.distortions import (BY_ID, DISTORTIONS, LEVELS, distort, mos_standardization,
                                    read_mos_table)
-from asna.data.layout import PairWriter
+from asna.data.layout import PairWriter, open_pairs
 from asna.errors import UserError
 
 SOURCE = "synthetic"
@@ -44,6 +69,10 @@ MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 32, 1024
 MAX_UPSCALE = 2.5
 SCENE_FACTOR = 1.5  # photographs are shrunk to 1.5 x the crop side (shorter side)
 MIN_PHOTOGRAPHS = 8
+DEFAULT_JITTER = 0.5  # levels either way: each level's strengths reach halfway to its neighbours
+DEFAULT_SCALE_RANGE = (1.0, 2.5)  # training crops: photograph's shorter side / crop side
+SPLITS = ("train", "val", "test")
+FILES = (*SPLITS, "xtest")  # synthetic_<name>.h5
 MIN_CROP_STD = 12.0  # grey-level std below which a crop is too flat to be useful
 CROP_TRIES = 40
 
@@ -67,15 +96,23 @@ PHOTOGRAPHS: tuple[tuple[str, str, int | None, bool], ...] = (
     ("page", "page", None, True),
     ("text", "text", None, True),
 )
+VAL_PHOTOGRAPHS = ("rocket", "retina", "coins")
+TEST_PHOTOGRAPHS = ("chelsea", "coffee", "camera", "gravel")
+
+
+def split_of(photo: str) -> str:
+    """The split a photograph's crops belong to (fixed by name, the same for every seed)."""
+    return "test" if photo in TEST_PHOTOGRAPHS else "val" if photo in VAL_PHOTOGRAPHS else "train"
 
 
 @dataclass(frozen=True)
 class Photograph:
-    """One photograph brought to the working scale, as uint8 RGB."""
+    """One photograph brought to the working scale (and as loaded), as uint8 RGB."""
 
     name: str
     image: np.ndarray
     grey: bool
+    original: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -88,6 +125,7 @@ class Reference:
     left: int
     image: np.ndarray
     grey: bool
+    split: str = "train"
 
 
 @dataclass
@@ -99,6 +137,7 @@ class Summary:
     photographs: dict[str, list[str]] = field(default_factory=dict)
     mos: dict[str, list[float]] = field(default_factory=dict)
     skipped_photographs: list[str] = field(default_factory=list)
+    xtest_skipped_types: dict[int, str] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -155,7 +194,7 @@ def prepare_photograph(entry: tuple[str, str, int | None, bool], image_size: int
     factor = working_scale(min(rgb.shape[:2]), image_size)
     if factor is None:
         return f"{name} ({rgb.shape[1]}x{rgb.shape[0]} too small)"
-    return Photograph(name, resize(rgb, factor, image_size), grey)
+    return Photograph(name, resize(rgb, factor, image_size), grey, rgb)
 
 
 def load_photographs(image_size: int) -> tuple[list[Photograph], list[str]]:
@@ -186,26 +225,57 @@ def pick_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> tuple[i
     return best
 
 
+@dataclass(frozen=True)
+class Variation:
+    """How training crops vary: their number, scale range and colour-channel order."""
+
+    crops_per_image: int
+    scale_range: tuple[float, float] = DEFAULT_SCALE_RANGE
+    colour: bool = True
+
+
+def varied_scene(photo: Photograph, image_size: int, scale_range: tuple[float, float],
+                 rng: np.random.Generator) -> np.ndarray:
+    """The photograph resized so its shorter side is a log-uniform draw from ``scale_range`` x the crop."""
+    shorter = min(photo.original.shape[:2])
+    target = image_size * math.exp(rng.uniform(*np.log(scale_range)))
+    target = min(max(target, image_size), max(shorter, image_size))  # never enlarged past the crop
+    return resize(photo.original, target / shorter, image_size)
+
+
+def cut(photo: Photograph, scene: np.ndarray, image_size: int, rng: np.random.Generator, number: int,
+        split: str) -> Reference:
+    """One reference crop of ``scene`` (a non-flat place, seeded)."""
+    top, left = pick_crop(scene, image_size, rng)
+    crop = np.ascontiguousarray(scene[top:top + image_size, left:left + image_size])
+    return Reference(f"A{number:04d}", photo.name, top, left, crop, photo.grey, split)
+
+
 def make_references(photographs: Sequence[Photograph], image_size: int, crops_per_image: int,
-                    seed: int) -> list[Reference]:
-    """Seeded crops of every photograph, numbered A0001, A0002, ... photograph by photograph."""
-    references = []
+                    seed: int, variation: Variation | None = None) -> list[Reference]:
+    """Seeded crops of every photograph, numbered A0001, A0002, ... photograph by photograph.
+
+    Validation and test photographs give ``crops_per_image`` crops at the
+    working scale; training ones follow ``variation`` (the same as validation
+    when it is None).
+    """
+    references: list[Reference] = []
     for number, photo in enumerate(photographs):
         rng = np.random.default_rng([seed, 1, number])
-        for _ in range(crops_per_image):
-            top, left = pick_crop(photo.image, image_size, rng)
-            crop = np.ascontiguousarray(photo.image[top:top + image_size, left:left + image_size])
-            references.append(Reference(f"A{len(references) + 1:04d}", photo.name, top, left, crop,
-                                        photo.grey))
+        split = split_of(photo.name)
+        if split != "train" or variation is None:
+            for _ in range(crops_per_image):
+                references.append(cut(photo, photo.image, image_size, rng, len(references) + 1, split))
+            continue
+        varied = np.random.default_rng([seed, 2, number])
+        for _ in range(variation.crops_per_image):
+            reference = cut(photo, varied_scene(photo, image_size, variation.scale_range, varied), image_size,
+                            rng, len(references) + 1, split)
+            if variation.colour and not photo.grey:
+                reference = replace(reference, image=np.ascontiguousarray(
+                    reference.image[..., varied.permutation(3)]))
+            references.append(reference)
     return references
-
-
-def split_photographs(names: Sequence[str], val_ratio: float, seed: int) -> set[str]:
-    """The photographs whose crops go to validation (seeded, at least one each side)."""
-    unique = sorted(set(names))
-    count = min(len(unique) - 1, max(1, round(val_ratio * len(unique))))
-    order = np.random.default_rng([seed, 2]).permutation(len(unique))
-    return {unique[i] for i in order[:count]}
 
 
 def type_ids_for(reference: Reference, type_ids: Sequence[int]) -> list[int]:
@@ -213,15 +283,23 @@ def type_ids_for(reference: Reference, type_ids: Sequence[int]) -> list[int]:
     return [t for t in type_ids if not (reference.grey and BY_ID[t].colour_only)]
 
 
-def distort_reference(task: tuple[np.ndarray, int, int, tuple[int, ...]]
-                      ) -> list[tuple[int, int, np.ndarray]]:
-    """Every (type, level) distortion of one reference for the given types; runs in a worker process."""
-    image, seed, number, type_ids = task
+Task = tuple[np.ndarray, int, int, tuple[int, ...], float, bool]  # image, seed, number, types, jitter, xtest
+
+
+def distort_reference(task: Task) -> list[tuple[int, int, np.ndarray]]:
+    """Every (type, level) distortion of one reference for the given types; runs in a worker process.
+
+    The last item of ``task`` picks the second implementation (cross-test set).
+    """
+    image, seed, number, type_ids, jitter, second = task
     cv2.setNumThreads(1)
     out = []
     for type_id in type_ids:
         for level in LEVELS:
-            out.append((type_id, level, distort(image, type_id, level, (seed, 3, number))))
+            if second:
+                out.append((type_id, level, xtest_distortions.distort(image, type_id, level, (seed, 3, number))))
+            else:
+                out.append((type_id, level, distort(image, type_id, level, (seed, 3, number), jitter)))
     return out
 
 
@@ -230,10 +308,20 @@ def distorted_name(ref_id: str, type_id: int, level: int) -> str:
     return f"{ref_id}_{type_id:02d}_{level:02d}.bmp"
 
 
-def iterate_distortions(references: Sequence[Reference], type_ids: Sequence[int], seed: int,
-                        workers: int) -> Iterator[list[tuple[int, int, np.ndarray]]]:
-    """Distortions per reference, in order; in ``workers`` processes when more than one."""
-    tasks = [(r.image, seed, i, tuple(type_ids_for(r, type_ids))) for i, r in enumerate(references)]
+def make_tasks(references: Sequence[Reference], type_ids: Sequence[int], seed: int, jitter: float,
+               xtest_types: Sequence[int] | None) -> list[Task]:
+    """One task per reference (jittered for training), then one per test reference for the cross-test set."""
+    tasks: list[Task] = [(r.image, seed, i, tuple(type_ids_for(r, type_ids)),
+                          jitter if r.split == "train" else 0.0, False) for i, r in enumerate(references)]
+    if xtest_types is not None:
+        tasks += [(r.image, seed, i, tuple(type_ids_for(r, xtest_types)), 0.0, True)
+                  for i, r in enumerate(references) if r.split == "test"]
+    return tasks
+
+
+def iterate_distortions(tasks: Sequence[Task], workers: int) -> Iterator[list[tuple[int, int, np.ndarray]]]:
+    """Distortions per task, in order; in ``workers`` processes when more than one."""
+    tasks = list(tasks)
     if workers <= 1:
         yield from map(distort_reference, tasks)
         return
@@ -247,15 +335,20 @@ def iterate_distortions(references: Sequence[Reference], type_ids: Sequence[int]
             yield result
 
 
-def check_arguments(image_size: int, crops_per_image: int, val_ratio: float, seed: int,
+def check_arguments(image_size: int, crops_per_image: int, variation: Variation, jitter: float, seed: int,
                     type_ids: Sequence[int]) -> None:
     """One-line UserErrors for values the generator cannot use."""
     if not MIN_IMAGE_SIZE <= image_size <= MAX_IMAGE_SIZE:
         raise UserError(f"--image-size {image_size}: must be between {MIN_IMAGE_SIZE} and {MAX_IMAGE_SIZE}")
-    if not 1 <= crops_per_image <= 100:
-        raise UserError(f"--crops-per-image {crops_per_image}: must be between 1 and 100")
-    if not 0.0 < val_ratio < 1.0:
-        raise UserError(f"--val-ratio {val_ratio}: must be between 0 and 1 (exclusive)")
+    for option, value in (("--crops-per-image", crops_per_image),
+                          ("--train-crops-per-image", variation.crops_per_image)):
+        if not 1 <= value <= 100:
+            raise UserError(f"{option} {value}: must be between 1 and 100")
+    low, high = variation.scale_range
+    if not 1.0 <= low <= high <= 4.0:
+        raise UserError(f"--scale-range {low:g},{high:g}: needs 1 <= low <= high <= 4")
+    if not 0.0 <= jitter <= 1.0:
+        raise UserError(f"--jitter {jitter:g}: must be between 0 and 1 (levels)")
     if seed < 0:
         raise UserError(f"--seed {seed}: must be 0 or more")
     unknown = [t for t in type_ids if t not in BY_ID]
@@ -263,14 +356,18 @@ def check_arguments(image_size: int, crops_per_image: int, val_ratio: float, see
         raise UserError(f"distortion types {unknown or 'none'}: choose from 1-25")
 
 
-def prepare_references(image_size: int, crops_per_image: int, seed: int
+def prepare_references(image_size: int, crops_per_image: int, seed: int, variation: Variation | None = None
                        ) -> tuple[list[Reference], list[str]]:
-    """Load photographs and cut the references; UserError when too few photographs fit."""
+    """Load photographs and cut the references; UserError when too few photographs fit or a split is empty."""
     photographs, skipped = load_photographs(image_size)
     if len(photographs) < MIN_PHOTOGRAPHS:
         raise UserError(f"--image-size {image_size}: only {len(photographs)} bundled photographs are "
                         f"large enough (need {MIN_PHOTOGRAPHS}); use a smaller size")
-    return make_references(photographs, image_size, crops_per_image, seed), skipped
+    empty = [split for split in SPLITS if not any(split_of(p.name) == split for p in photographs)]
+    if empty:
+        raise UserError(f"--image-size {image_size}: no photograph of the {empty[0]} split is large enough; "
+                        "use a smaller size")
+    return make_references(photographs, image_size, crops_per_image, seed, variation), skipped
 
 
 def export_reference(folder: Path, reference: Reference, pairs: Sequence[tuple[str, float, np.ndarray]],
@@ -297,66 +394,126 @@ def reference_records(references: Sequence[Reference]) -> str:
     return json.dumps({r.ref_id: {"photo": r.photo, "top": r.top, "left": r.left} for r in references})
 
 
+ALL_TYPES = tuple(d.type_id for d in DISTORTIONS)
+
+
+def make_variation(crops_per_image: int, train_crops_per_image: int | None = None,
+                   scale_range: tuple[float, float] = DEFAULT_SCALE_RANGE, colour: bool = True) -> Variation:
+    """The training-crop variation; ``train_crops_per_image`` defaults to twice ``crops_per_image``."""
+    return Variation(train_crops_per_image or min(100, 2 * crops_per_image),
+                     (float(scale_range[0]), float(scale_range[1])), colour)
+
+
+def generator_options(image_size: int, crops_per_image: int, seed: int, variation: Variation, jitter: float,
+                      type_ids: Sequence[int]) -> dict:
+    """Everything that decides the files' contents, stored in each file (``options``) to tell a rebuild is due.
+
+    JSON types only (lists, not tuples), so it compares equal to what ``built_options`` reads back.
+    """
+    return {"image_size": image_size, "crops_per_image": crops_per_image, "seed": seed,
+            "train_crops_per_image": variation.crops_per_image, "scale_range": list(variation.scale_range),
+            "colour_variation": variation.colour, "jitter": jitter, "distortion_types": list(map(int, type_ids)),
+            "splits": {"val": list(VAL_PHOTOGRAPHS), "test": list(TEST_PHOTOGRAPHS)}}
+
+
 def create_synthetic(out_dir: str | os.PathLike, image_size: int = 288, crops_per_image: int = 1,
-                     seed: int = 0, val_ratio: float = 0.2, export_dir: str | os.PathLike | None = None,
-                     type_ids: Sequence[int] = tuple(d.type_id for d in DISTORTIONS), workers: int = 1,
-                     progress: Callable[[Iterator, int], Iterator] | None = None) -> Summary:
-    """Write ``synthetic_train.h5`` and ``synthetic_val.h5`` (and the optional export folder).
+                     seed: int = 0, export_dir: str | os.PathLike | None = None,
+                     type_ids: Sequence[int] = ALL_TYPES, workers: int = 1,
+                     progress: Callable[[Iterator, int], Iterator] | None = None,
+                     train_crops_per_image: int | None = None,
+                     scale_range: tuple[float, float] = DEFAULT_SCALE_RANGE, colour_variation: bool = True,
+                     jitter: float = DEFAULT_JITTER, xtest: bool = True) -> Summary:
+    """Write ``synthetic_{train,val,test}.h5``, ``synthetic_xtest.h5`` (unless ``xtest`` is False) and the
+    optional export folder (train, val and test pairs).
 
     ``progress(iterable, total)`` wraps the per-reference loop (e.g. tqdm).
     """
-    check_arguments(image_size, crops_per_image, val_ratio, seed, type_ids)
+    variation = make_variation(crops_per_image, train_crops_per_image, scale_range, colour_variation)
+    check_arguments(image_size, crops_per_image, variation, jitter, seed, type_ids)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: --out must be a folder")
     export = prepare_export_folder(export_dir) if export_dir is not None else None
     started = time.perf_counter()
     table = read_mos_table()
-    references, skipped = prepare_references(image_size, crops_per_image, seed)
-    val_photos = split_photographs([r.photo for r in references], val_ratio, seed)
+    references, skipped = prepare_references(image_size, crops_per_image, seed, variation)
+    xtest_types = [t for t in type_ids if t in xtest_distortions.TYPE_IDS] if xtest else None
     standardization = {SOURCE: mos_standardization(type_ids, table)}
-    summary = Summary(skipped_photographs=skipped)
+    options = generator_options(image_size, crops_per_image, seed, variation, jitter, type_ids)
+    summary = Summary(skipped_photographs=skipped,
+                      xtest_skipped_types={t: xtest_distortions.SKIPPED[t] for t in type_ids
+                                           if xtest and t in xtest_distortions.SKIPPED})
     labels: list[str] = []
-    writers = {split: PairWriter(out / f"synthetic_{split}.h5", image_size, standardization, split, seed,
-                                 extra_attributes=_attributes(references, val_photos, split, type_ids))
-               for split in ("train", "val")}
-    with writers["train"], writers["val"]:
-        results = iterate_distortions(references, type_ids, seed, workers)
+    names = FILES if xtest else SPLITS
+    writers = {name: PairWriter(out / f"synthetic_{name}.h5", image_size, standardization, name, seed,
+                                extra_attributes=_attributes(references, name, xtest_types if name == "xtest"
+                                                             else type_ids, options))
+               for name in names}
+    tasks = make_tasks(references, type_ids, seed, jitter, xtest_types)
+    chosen = references + [r for r in references if r.split == "test"]
+    with ExitStack() as stack:
+        for writer in writers.values():
+            stack.enter_context(writer)
+        results = iterate_distortions(tasks, workers)
         if progress is not None:
-            results = progress(results, len(references))
-        for pairs, reference in zip(results, references):
-            split = "val" if reference.photo in val_photos else "train"
+            results = progress(results, len(tasks))
+        for pairs, reference, task in zip(results, chosen, tasks):
+            name = "xtest" if task[-1] else reference.split
             labelled = [(distorted_name(reference.ref_id, type_id, level), table[(type_id, level)].mos_mean,
                          image) for type_id, level, image in pairs]
-            for name, mos, image in labelled:
-                writers[split].append(reference.image, image, mos, name, reference.ref_id, SOURCE)
-                summary.mos.setdefault(split, []).append(mos)
-            summary.references.setdefault(split, []).append(reference.ref_id)
-            if export is not None:
+            for pair_name, mos, image in labelled:
+                writers[name].append(reference.image, image, mos, pair_name, reference.ref_id, SOURCE)
+                summary.mos.setdefault(name, []).append(mos)
+            summary.references.setdefault(name, []).append(reference.ref_id)
+            if export is not None and name != "xtest":
                 export_reference(export, reference, labelled, labels)
     if export is not None:
         (export / "labels.txt").write_text("\n".join(labels) + "\n")
-    summary.pairs = {split: writer.count for split, writer in writers.items()}
-    summary.photographs = {"val": sorted(val_photos),
-                           "train": sorted({r.photo for r in references} - val_photos)}
+    summary.pairs = {name: writer.count for name, writer in writers.items()}
+    summary.photographs = {name: sorted({r.photo for r in references
+                                         if r.split == ("test" if name == "xtest" else name)}) for name in names}
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _attributes(references: Sequence[Reference], val_photos: set[str], split: str,
-                type_ids: Sequence[int]) -> dict[str, str]:
-    """Extra file attributes: provenance of the references and the label table."""
-    chosen = [r for r in references if (r.photo in val_photos) == (split == "val")]
-    return {"generator": "asna.data.synthetic (KADID-10k types, scikit-image photographs)",
+def _attributes(references: Sequence[Reference], name: str, type_ids: Sequence[int],
+                options: dict) -> dict[str, str]:
+    """Extra file attributes: provenance of the references, the label table and the generator options."""
+    split = "test" if name == "xtest" else name
+    chosen = [r for r in references if r.split == split]
+    generator = ("asna.data.xtest_distortions (second implementation of the KADID-10k types, "
+                 "scikit-image photographs)" if name == "xtest"
+                 else "asna.data.synthetic (KADID-10k types, scikit-image photographs)")
+    return {"generator": generator,
             "labels": "KADID-10k mean MOS per (type, level), 1-5, higher is better",
             "distortion_types": json.dumps(list(map(int, type_ids))),
+            "photographs": json.dumps(sorted({r.photo for r in chosen})),
+            "options": json.dumps(options),
             "references": reference_records(chosen)}
+
+
+def built_options(out_dir: str | os.PathLike) -> dict | None:
+    """The ``options`` every file in ``out_dir`` was made with, or None when one is missing or they differ."""
+    found = []
+    for name in FILES:
+        path = Path(out_dir) / f"synthetic_{name}.h5"
+        if not path.is_file():
+            return None
+        with open_pairs(path) as handle:
+            found.append(handle.attrs.get("options"))
+    return json.loads(found[0]) if found[0] is not None and len(set(found)) == 1 else None
+
+
+def file_photographs(path: str | os.PathLike) -> list[str]:
+    """The photographs a file's references were cut from (its ``photographs`` attribute)."""
+    with open_pairs(path) as handle:
+        return json.loads(handle.attrs["photographs"])
 
 
 def summary_lines(summary: Summary, out_dir: str | os.PathLike) -> list[str]:
     """Human-readable end-of-run report."""
     lines = []
-    for split in ("train", "val"):
+    for split in summary.pairs:
         mos = np.array(summary.mos.get(split, []), dtype=np.float64)
         stats = (f"mos mean {mos.mean():.3f} std {mos.std():.3f} min {mos.min():.3f} max {mos.max():.3f}"
                  if mos.size else "no pairs")
@@ -366,6 +523,8 @@ def summary_lines(summary: Summary, out_dir: str | os.PathLike) -> list[str]:
         lines.append(f"  -> {Path(out_dir) / f'synthetic_{split}.h5'}")
     if summary.skipped_photographs:
         lines.append("skipped photographs: " + ", ".join(summary.skipped_photographs))
+    for type_id, why in summary.xtest_skipped_types.items():
+        lines.append(f"xtest: type {type_id} skipped ({why})")
     lines.append(f"done in {summary.seconds:.1f} s")
     return lines
 
@@ -383,9 +542,9 @@ def grid_tiles(image_size: int, seed: int, photo: str = "astronaut"
     chosen = next((p for p in loaded if isinstance(p, Photograph)), None)
     if chosen is None:
         raise UserError(f"--image-size {image_size}: no bundled photograph is large enough")
-    reference = make_references([chosen], image_size, 1, seed)[0]
+    reference = cut(chosen, chosen.image, image_size, np.random.default_rng([seed, 1, 0]), 1, "test")
     tiles = {(t, level): image for t, level, image in
-             distort_reference((reference.image, seed, 0, tuple(BY_ID)))}
+             distort_reference((reference.image, seed, 0, tuple(BY_ID), 0.0, False))}
     return reference.image, tiles
 
 
@@ -441,5 +600,6 @@ def expected_pairs(references: Sequence[Reference], type_ids: Sequence[int]) -> 
     return sum(len(type_ids_for(r, type_ids)) * len(LEVELS) for r in references)
 
 
-__all__ = ["create_synthetic", "save_grid", "summary_lines", "prepare_references", "split_photographs",
-           "distorted_name", "expected_pairs", "default_workers", "SOURCE"]
+__all__ = ["create_synthetic", "save_grid", "summary_lines", "prepare_references", "split_of", "built_options",
+           "file_photographs", "generator_options", "make_variation", "distorted_name", "expected_pairs",
+           "default_workers", "SOURCE", "SPLITS", "FILES", "VAL_PHOTOGRAPHS", "TEST_PHOTOGRAPHS"]
