@@ -82,12 +82,20 @@ def apply_precision(requested: str, what: str = "training") -> str:
 
 
 @contextlib.contextmanager
-def precision_scope(requested: str, what: str = "training") -> Iterator[str]:
-    """``apply_precision`` for the block only; the previous global policy comes back afterwards."""
+def policy_scope(name: str) -> Iterator[None]:
+    """Keras's global dtype policy ``name`` for the block only (what is built or loaded there)."""
     import keras
 
     previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
     try:
-        yield apply_precision(requested, what)
+        yield
     finally:
         keras.mixed_precision.set_global_policy(previous)
+
+
+@contextlib.contextmanager
+def precision_scope(requested: str, what: str = "training") -> Iterator[str]:
+    """``apply_precision`` for the block only; the previous global policy comes back afterwards."""
+    with policy_scope("float32"):
+        yield apply_precision(requested, what)
