@@ -99,3 +99,50 @@ def precision_scope(requested: str, what: str = "training") -> Iterator[str]:
     """``apply_precision`` for the block only; the previous global policy comes back afterwards."""
     with policy_scope("float32"):
         yield apply_precision(requested, what)
+
+
+# ---------------------------------------------------------------- inference
+
+FLOAT32_LAYERS = ("head_squash", "score")
+"""The networks' score head (asna.models.blocks), which computes in float32 under any policy."""
+
+_inference = {"requested": "float32"}
+
+
+def use_inference_precision(requested: str) -> None:
+    """What ``for_inference`` converts loaded models to (``--precision`` of the evaluation scripts).
+
+    Nothing is resolved or imported here, so a script can set it before TensorFlow loads.
+    """
+    if requested not in PRECISIONS:
+        raise ValueError(f"precision {requested!r}: choose from {', '.join(PRECISIONS)}")
+    _inference["requested"] = requested
+
+
+def with_policy(model, name: str):
+    """A copy of a loaded network computing under dtype policy ``name``, with the same weights.
+
+    A saved model keeps the policy it was trained in; this rebuilds every layer
+    but the score head under ``name`` and copies the weights over.
+    """
+    import keras
+
+    def rebuild(layer):
+        config = layer.get_config()
+        if "dtype" in config and layer.name not in FLOAT32_LAYERS:
+            config["dtype"] = name
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=rebuild, recursive=True)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def for_inference(model):
+    """``model`` under the precision ``use_inference_precision`` chose (float32 unless asked)."""
+    requested = _inference["requested"]
+    if requested == "float32":
+        return model
+    name, reason = resolve_precision(requested)
+    print(f"inference precision: {name} ({'auto: ' if requested == 'auto' else ''}{reason})", flush=True)
+    return with_policy(model, name)

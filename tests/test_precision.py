@@ -81,3 +81,28 @@ def test_training_records_the_pick(tmp_path, tiny_data):
     assert "training precision: mixed_bfloat16 (asked for)" in result.stdout
     assert "precision = 'mixed_bfloat16'" in (run / "config.txt").read_text()
     assert json.loads((run / "model.json").read_text())["precision"] == "mixed_bfloat16"
+
+
+def test_evaluation_loads_a_float32_model_in_bfloat16(tmp_path):
+    from asna.evaluation.scorer import ModelInfo, load_keras_model
+    from asna.models import build_model
+    from asna.precision import use_inference_precision
+
+    keras.utils.set_random_seed(0)
+    model = build_model({"network": "attention", "image_size": 32, "nfs": [4, 4, 8, 8, 8, 8, 8, 4, 4, 8],
+                         "dense_num": 8, "num_resblocks": 1})
+    model.save(tmp_path / "model.keras")
+    info = ModelInfo(tmp_path / "model.keras", "attention", 32, {"synthetic": (3.0, 1.0)})
+    pairs = np.random.default_rng(1).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    exact = load_keras_model(info).predict([pairs, pairs // 2], verbose=0)
+    try:
+        use_inference_precision("mixed_bfloat16")
+        half = load_keras_model(info)
+    finally:
+        use_inference_precision("float32")
+    dtypes = {layer.compute_dtype for layer in half._flatten_layers() if isinstance(layer, keras.layers.Conv2D)}
+    assert dtypes == {"bfloat16"} and half.get_layer("score").compute_dtype == "float32"
+    scores = half.predict([pairs, pairs // 2], verbose=0)
+    assert scores.dtype == np.float32
+    np.testing.assert_allclose(scores, exact, atol=0.05)
+    assert not np.array_equal(scores, exact)  # really computed in bfloat16
