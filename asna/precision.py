@@ -139,10 +139,31 @@ def with_policy(model, name: str):
 
 
 def for_inference(model):
-    """``model`` under the precision ``use_inference_precision`` chose (float32 unless asked)."""
+    """``model`` computing under the precision ``use_inference_precision`` chose (float32 unless asked).
+
+    A model saved under a mixed policy is rebuilt in float32 by default, so
+    scores are exact whatever the model was trained in.
+    """
     requested = _inference["requested"]
-    if requested == "float32":
-        return model
     name, reason = resolve_precision(requested)
+    if all(layer.dtype_policy.name == name for layer in all_layers(model)
+           if layer.name not in FLOAT32_LAYERS and not isinstance(layer, _input_layer_type())):
+        return model
     print(f"inference precision: {name} ({'auto: ' if requested == 'auto' else ''}{reason})", flush=True)
     return with_policy(model, name)
+
+
+def all_layers(model) -> list:
+    """Every layer of ``model``, those of nested models included."""
+    layers = []
+    for layer in model.layers:
+        layers.append(layer)
+        if hasattr(layer, "layers"):
+            layers.extend(all_layers(layer))
+    return layers
+
+
+def _input_layer_type() -> type:
+    import keras
+
+    return keras.layers.InputLayer

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from asna.config import ConfigError, load_config
-from asna.precision import choose_precision, cpu_flags, precision_scope, resolve_precision
+from asna.precision import all_layers, choose_precision, cpu_flags, precision_scope, resolve_precision
 from conftest import run_script
 
 TINY = ["model.image_size=32", "model.nfs=[4, 4, 8, 8, 8, 8, 8, 4, 4, 8]", "model.dense_num=8",
@@ -100,9 +100,24 @@ def test_evaluation_loads_a_float32_model_in_bfloat16(tmp_path):
         half = load_keras_model(info)
     finally:
         use_inference_precision("float32")
-    dtypes = {layer.compute_dtype for layer in half._flatten_layers() if isinstance(layer, keras.layers.Conv2D)}
+    dtypes = {layer.compute_dtype for layer in all_layers(half) if isinstance(layer, keras.layers.Conv2D)}
     assert dtypes == {"bfloat16"} and half.get_layer("score").compute_dtype == "float32"
     scores = half.predict([pairs, pairs // 2], verbose=0)
     assert scores.dtype == np.float32
     np.testing.assert_allclose(scores, exact, atol=0.05)
     assert not np.array_equal(scores, exact)  # really computed in bfloat16
+
+
+def test_evaluation_scores_a_bfloat16_model_in_float32_by_default(tmp_path):
+    from asna.evaluation.scorer import ModelInfo, load_keras_model
+    from asna.models import build_model
+    from asna.precision import policy_scope
+
+    keras.utils.set_random_seed(0)
+    with policy_scope("mixed_bfloat16"):
+        model = build_model({"network": "simple", "image_size": 32, "nfs": [4, 4, 8, 8, 8, 8, 8, 4, 4, 8],
+                             "dense_num": 8})
+    model.save(tmp_path / "model.keras")
+    loaded = load_keras_model(ModelInfo(tmp_path / "model.keras", "simple", 32, {"synthetic": (3.0, 1.0)}))
+    convolutions = [layer for layer in all_layers(loaded) if isinstance(layer, keras.layers.Conv2D)]
+    assert convolutions and all(layer.compute_dtype == "float32" for layer in convolutions)
