@@ -194,7 +194,10 @@ def train(network: str, config: Config, resume: bool = False, overwrite: bool = 
     from asna.data.pipeline import file_info
     from asna.plots import plot_training_curves
 
+    from asna.data.augment import AugmentSettings
+
     check_network(config, network)
+    AugmentSettings.from_config(config)  # a bad value fails before anything is written
     training = config.training
     files = RunFiles(training.model_path)
     for split in ("train", "val"):
