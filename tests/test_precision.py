@@ -42,7 +42,7 @@ def test_named_precision_is_taken_as_is():
         resolve_precision("float16")
 
 
-def test_old_key_is_refused_with_the_new_one(tmp_path):
+def test_old_key_is_refused_with_the_new_one():
     with pytest.raises(ConfigError, match=r"mixed_precision was replaced; use training.precision = auto \|"):
         load_config(None, ["training.mixed_precision=True"])
     assert load_config(None).training.precision == "auto"
