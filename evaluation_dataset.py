@@ -20,6 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from asna.errors import UserError, run_cli  # noqa: E402
 from asna.evaluation import add_scorer_arguments  # noqa: E402
+from asna.precision import use_inference_precision  # noqa: E402
 
 
 def main() -> int:
@@ -33,6 +34,7 @@ def main() -> int:
     parser.add_argument("--plot", metavar="OUT.png", help="write a scatter plot per method")
     add_scorer_arguments(parser)
     args = parser.parse_args()
+    use_inference_precision(args.precision)
     folders = (args.ref_dir, args.dis_dir, args.labels)
     if (args.data is None) == (not any(folders)) or (args.data is None and not all(folders)):
         raise UserError("give either --data FILE.h5 or all of --ref-dir, --dis-dir and --labels")

@@ -19,6 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from asna.errors import run_cli  # noqa: E402
 from asna.evaluation import add_scorer_arguments  # noqa: E402
+from asna.precision import use_inference_precision  # noqa: E402
 
 
 def main() -> int:
@@ -28,6 +29,7 @@ def main() -> int:
     parser.add_argument("--out", default="output.txt", metavar="FILE", help="output file (default output.txt)")
     add_scorer_arguments(parser)
     args = parser.parse_args()
+    use_inference_precision(args.precision)
     from asna.evaluation.folders import run_ntire
 
     run_ntire(args.ref_dir, args.dis_dir, args.out, args.models, args.tta, args.fit, args.scale_source,

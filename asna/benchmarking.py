@@ -47,7 +47,8 @@ class ThroughputResult:
     batch_size: int
     steps: int
     warmup: int
-    mixed_precision: bool
+    precision: str
+    intensity_augment: bool
     data: str
     ranker: str
     device: str
@@ -81,12 +82,14 @@ def tile_size_for(image_size: int) -> int:
 
 
 def benchmark_config(network: str, image_size: int, config_path: str | None = None,
-                     ranker: str | None = None, batch_size: int = 16) -> Config:
+                     ranker: str | None = None, batch_size: int = 16,
+                     intensity_augment: bool | None = None) -> Config:
     """The config to time: ``config_path`` or the network's original pre-training config.
 
     ``model.image_size`` is set to ``image_size``; for the tiled network a tile
     that does not divide it is replaced by :func:`tile_size_for`. ``ranker``
-    (when given) overrides ``loss.ranker``.
+    and ``intensity_augment`` (when given) override ``loss.ranker`` and
+    ``data.intensity_augment``.
     """
     if network not in NETWORKS:
         raise UserError(f"--network {network!r}: choose from {', '.join(NETWORKS)}")
@@ -95,6 +98,8 @@ def benchmark_config(network: str, image_size: int, config_path: str | None = No
                  "training.init_weights=''"]
     if ranker is not None:
         overrides.append(f"loss.ranker={ranker}")
+    if intensity_augment is not None:
+        overrides.append(f"data.intensity_augment={intensity_augment}")
     config = load_config(path, overrides)
     if config.model.network != network:
         raise UserError(f"{path}: [model] network is {config.model.network!r}, not {network!r}")
@@ -151,12 +156,11 @@ def write_random_pairs(path: str | os.PathLike, count: int, image_size: int, see
     return Path(path)
 
 
-def hdf5_dataset(path: str | os.PathLike, batch_size: int, config: Config):
-    """The real training pipeline (shuffled, augmented, repeating) over a prepared file."""
+def hdf5_dataset(path: str | os.PathLike, batch_size: int):
+    """The real training pipeline (shuffled, repeating) over a prepared file."""
     from asna.data.pipeline import make_dataset
 
-    return make_dataset(path, batch_size, training=True, augment=True,
-                        intensity_augment=config.data.intensity_augment, seed=0)
+    return make_dataset(path, batch_size, training=True, seed=0)
 
 
 # ----------------------------------------------------------------------------- timing
@@ -192,24 +196,28 @@ def time_training(model, dataset, warmup: int, steps: int) -> tuple[list[float],
 
 
 def run_benchmark(network: str, image_size: int = ORIGINAL_SIZE, batch_size: int = 16, steps: int = 20,
-                  warmup: int = 3, mixed_precision: bool = False, data: str = "memory",
+                  warmup: int = 3, precision: str = "float32", data: str = "memory",
                   ranker: str | None = None, config_path: str | None = None,
-                  seed: int = 0) -> ThroughputResult:
-    """Time ``steps`` training steps of ``network`` after ``warmup`` untimed ones."""
+                  seed: int = 0, intensity_augment: bool | None = None) -> ThroughputResult:
+    """Time ``steps`` training steps of ``network`` after ``warmup`` untimed ones.
+
+    The step includes the on-device augmentation the config's ``[data]`` asks
+    for; ``precision`` is one of ``asna.precision.PRECISIONS`` (``auto`` is
+    resolved and reported).
+    """
     if steps < 1 or warmup < 1 or batch_size < 1:
         raise UserError("--steps, --warmup and --batch-size must be 1 or more "
                         "(the first step traces the model, so it is never timed)")
     if data not in DATA_SOURCES:
         raise UserError(f"--data {data!r}: choose from {', '.join(DATA_SOURCES)}")
-    config = benchmark_config(network, image_size, config_path, ranker, batch_size)
+    config = benchmark_config(network, image_size, config_path, ranker, batch_size, intensity_augment)
     import keras
 
+    from asna.precision import precision_scope
     from asna.training import compile_model
 
     keras.utils.set_random_seed(seed)
-    if mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
+    with precision_scope(precision) as policy:
         model = compile_model(config, init_weights=False)
         if data == "memory":
             step_times, cpu = time_training(model, memory_dataset(batch_size, image_size, seed), warmup, steps)
@@ -217,34 +225,32 @@ def run_benchmark(network: str, image_size: int = ORIGINAL_SIZE, batch_size: int
             with tempfile.TemporaryDirectory(prefix="asna_train_throughput_") as folder:
                 path = write_random_pairs(Path(folder) / "pairs.h5", max(HDF5_PAIRS, 4 * batch_size),
                                           image_size, seed)
-                step_times, cpu = time_training(model, hdf5_dataset(path, batch_size, config), warmup, steps)
-    finally:
-        if mixed_precision:
-            keras.mixed_precision.set_global_policy("float32")
+                step_times, cpu = time_training(model, hdf5_dataset(path, batch_size), warmup, steps)
     seconds = float(sum(step_times))
     return ThroughputResult(
         network=network, image_size=image_size, batch_size=batch_size, steps=steps, warmup=warmup,
-        mixed_precision=mixed_precision, data=data, ranker=config.loss.ranker, device=describe_device(),
+        precision=policy, intensity_augment=config.data.intensity_augment, data=data, ranker=config.loss.ranker, device=describe_device(),
         pairs_per_s=round(steps * batch_size / seconds, 3), s_per_step=round(seconds / steps, 5),
         s_per_step_median=round(statistics.median(step_times), 5), cpu_s_per_step=round(cpu / steps, 5),
         parameters=int(model.count_params()), config=str(config.source),
         tile_size=config.model.tile_size if network == "tiled" else None)
 
 
-def mixed_precision_warning(device: str) -> str | None:
-    """A warning when mixed precision is asked for without a GPU (float16 is emulated there)."""
-    if device.startswith("CPU"):
-        return ("warning: --mixed-precision on a CPU: float16 is emulated there and is usually "
-                "much slower than float32; this measures nothing a CPU run would use")
+def precision_warning(precision: str, device: str) -> str | None:
+    """A warning when float16 is asked for without a GPU (it is emulated there)."""
+    if precision == "mixed_float16" and device.startswith("CPU"):
+        return ("warning: --precision mixed_float16 on a CPU: float16 is emulated there and is usually "
+                "much slower than float32 (mixed_bfloat16 is the CPU's half type)")
     return None
 
 
 def format_result(result: ThroughputResult) -> str:
     """The one human-readable line."""
-    precision = "mixed_float16" if result.mixed_precision else "float32"
     tile = f", tile {result.tile_size}" if result.tile_size else ""
+    intensity = "on" if result.intensity_augment else "off"
     return (f"{result.network} ({result.parameters:,} parameters{tile}) {result.image_size}px batch "
-            f"{result.batch_size} {precision}, data {result.data}, ranker {result.ranker} on {result.device}: "
+            f"{result.batch_size} {result.precision}, intensity augmentation {intensity}, data {result.data}, "
+            f"ranker {result.ranker} on {result.device}: "
             f"{result.pairs_per_s:.2f} pairs/s, {result.s_per_step:.4f} s/step "
             f"(median {result.s_per_step_median:.4f}), {result.cpu_s_per_step:.3f} CPU s/step "
             f"over {result.steps} steps after {result.warmup} warm-up")

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 
 from asna.errors import UserError
 from asna.paths import atomic_write
+from asna.precision import PRECISIONS
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "val": Key("str", "data/data_val.h5", help="HDF5 file of validation pairs"),
         "augment": Key("bool", True, help="random 90-degree rotations and flips, same for both images"),
         "intensity_augment": Key("bool", False, help="scale the Lab L channel of both images by U(0.3, 1.5)"),
+        "intensity_probability": Key("float", 0.5, help="share of training pairs whose lightness is scaled "
+                                                        "when intensity_augment is on (the rest stay plain)"),
     },
     "model": {
         "network": Key("str", "attention", choices=NETWORKS),
@@ -75,9 +78,14 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "model_path": Key("str", "runs/model/model.keras", help="where the best model is kept"),
         "seed": Key("int", 0),
         "distribute": Key("str", "none", choices=("none", "mirrored", "multiworker")),
-        "mixed_precision": Key("bool", False),
+        "precision": Key("str", "auto", choices=PRECISIONS,
+                         help="auto: mixed_float16 on a GPU of compute capability >= 7.0, mixed_bfloat16 "
+                              "on a CPU with AVX-512 BF16 or AMX, else float32"),
     },
 }
+
+RENAMED = {("training", "mixed_precision"): "training.precision = auto | float32 | mixed_float16 | mixed_bfloat16"}
+"""Keys that were replaced, and what to write instead."""
 
 
 class ConfigError(UserError):
@@ -187,7 +195,13 @@ def _check(where: str, spec: Key, value: Any) -> Any:
     return value
 
 
+def _refuse_renamed(where: str, section: str, key: str) -> None:
+    if (section, key) in RENAMED:
+        raise ConfigError(f"{where}: [{section}] {key} was replaced; use {RENAMED[(section, key)]}")
+
+
 def _set(config: Config, where_prefix: str, section: str, key: str, raw: str) -> None:
+    _refuse_renamed(where_prefix, section, key)
     if section not in SCHEMA:
         raise ConfigError(f"{where_prefix}: unknown section [{section}] "
                           f"(known: {', '.join(SCHEMA)})")
@@ -202,6 +216,7 @@ def resolve_section(section: str, values: Mapping[str, Any]) -> dict[str, Any]:
     keys = SCHEMA[section]
     resolved = {key: copy.deepcopy(spec.default) for key, spec in keys.items()}
     for key, value in values.items():
+        _refuse_renamed("config", section, key)
         if key not in keys:
             raise ConfigError(f"[{section}] {key}: unknown key (known: {', '.join(keys)})")
         resolved[key] = _check(f"[{section}] {key}", keys[key], value)

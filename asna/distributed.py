@@ -17,9 +17,15 @@ from asna.errors import UserError
 
 
 def make_strategy(distribute: str) -> tf.distribute.Strategy:
-    """The tf.distribute strategy the config asks for."""
+    """The tf.distribute strategy the config asks for.
+
+    ``mirrored`` takes every GPU; on a machine without one, every logical CPU
+    device (one unless ``tf.config.set_logical_device_configuration`` split the
+    CPU, as the tests do to check replicas without a GPU).
+    """
     if distribute == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([device.name for device in devices])
     if distribute == "multiworker":
         if "TF_CONFIG" not in os.environ:
             raise UserError("training.distribute = multiworker needs the TF_CONFIG environment "

@@ -24,6 +24,7 @@ from asna.errors import UserError
 from asna.distributed import (is_chief, make_strategy, patch_keras_for_multi_worker, task_index,
                                without_auto_sharding, worker_input_context)
 from asna.paths import atomic_write, resolve_repo_path, sidecar_path
+from asna.precision import apply_precision
 
 def step_decay(learning_rate: float, drop: float, every: int):
     """The original schedule: ``lr * drop ** floor((1 + epoch) / every)``."""
@@ -122,8 +123,10 @@ def compile_model(config: Config, init_weights: bool = True) -> keras.Model:
     """The configured network with Adam, the configured loss and the two logged metrics.
 
     Call inside the strategy's scope. ``init_weights``: load ``training.init_weights``
-    when the config names a file.
+    when the config names a file. The train step augments each batch on the
+    device as ``[data]`` says (``asna.data.augment``).
     """
+    from asna.data import augment
     from asna.losses import build_loss
     from asna.models import build_model
     from asna.tf_metrics import abs_plcc_plus_abs_srcc, plcc_loss
@@ -136,6 +139,7 @@ def compile_model(config: Config, init_weights: bool = True) -> keras.Model:
                   loss=build_loss(config.loss, training.batch_size),
                   metrics=[_named(plcc_loss, "one_minus_plcc2"),
                            _named(abs_plcc_plus_abs_srcc, "plcc_srcc")])
+    augment.install(model, augment.AugmentSettings.from_config(config))
     return model
 
 
@@ -154,8 +158,7 @@ def build_datasets(config: Config, strategy: tf.distribute.Strategy, val_count: 
     multi_worker = context.num_input_pipelines > 1
     batch = training.batch_size * strategy.num_replicas_in_sync
     train_data = without_auto_sharding(make_dataset(
-        config.data.train, batch, training=True, augment=config.data.augment,
-        intensity_augment=config.data.intensity_augment, seed=training.seed, input_context=context))
+        config.data.train, batch, training=True, seed=training.seed, input_context=context))
     val_data = without_auto_sharding(make_dataset(config.data.val, batch, training=False))
     val_loss_data = val_data.apply(tf.data.experimental.assert_cardinality(math.ceil(val_count / batch)))
     if config.loss.ranker == "learned":  # the learned ranker needs full batches; correlations use all
@@ -191,7 +194,10 @@ def train(network: str, config: Config, resume: bool = False, overwrite: bool = 
     from asna.data.pipeline import file_info
     from asna.plots import plot_training_curves
 
+    from asna.data.augment import AugmentSettings
+
     check_network(config, network)
+    AugmentSettings.from_config(config)  # a bad value fails before anything is written
     training = config.training
     files = RunFiles(training.model_path)
     for split in ("train", "val"):
@@ -203,8 +209,7 @@ def train(network: str, config: Config, resume: bool = False, overwrite: bool = 
         files = RunFiles(str(files.folder / f"worker_{task_index()}" / files.model.name))
     prepare_run_folder(files, resume, overwrite)
     keras.utils.set_random_seed(training.seed)
-    if training.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    config.values["training"]["precision"] = apply_precision(training.precision)  # recorded as picked
     replicas = strategy.num_replicas_in_sync
     global_batch = training.batch_size * replicas
     train_info, val_info = file_info(config.data.train), file_info(config.data.val)
@@ -252,5 +257,6 @@ def _write_model_info(files: RunFiles, config: Config,
     """What evaluation needs beside the model: the score scale of its training data."""
     info = {"network": config.model.network, "image_size": config.model.image_size,
             "standardization": {k: list(v) for k, v in standardization.items()},
-            "train_data": config.data.train, "config": str(files.config.name)}
+            "train_data": config.data.train, "config": str(files.config.name),
+            "precision": config.training.precision}
     atomic_write(files.info, lambda temporary: temporary.write_text(json.dumps(info, indent=2)))

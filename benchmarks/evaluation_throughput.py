@@ -4,7 +4,9 @@ Untrained attention networks (build_model) on random image pairs: the weights
 do not change the cost. Each model is traced (once, for any batch size) before timing, so the
 figures are steady-state throughput. The last line is one JSON object.
 
-Example: python benchmarks/evaluation_throughput.py --image-size 288 --pairs 8
+--precision builds the models under that dtype policy (the score head stays float32).
+
+Example: python benchmarks/evaluation_throughput.py --image-size 288 --pairs 8 --precision mixed_bfloat16
 """
 
 import argparse
@@ -22,6 +24,7 @@ import numpy as np  # noqa: E402
 from asna.config import NETWORKS  # noqa: E402
 from asna.errors import run_cli  # noqa: E402
 from asna.evaluation import positive_int  # noqa: E402
+from asna.precision import PRECISIONS  # noqa: E402
 
 ENSEMBLE = 3
 PIPAL_SCALE = {"pipal": (1449.05, 121.35)}
@@ -60,15 +63,19 @@ def main() -> int:
     parser.add_argument("--pairs", type=positive_int, default=8, help="random pairs scored per configuration")
     parser.add_argument("--batch-size", type=positive_int, default=16, help="pairs per model call")
     parser.add_argument("--network", default="attention", choices=NETWORKS)
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
+                        help="dtype policy of the models; auto picks as training does (default float32)")
     args = parser.parse_args()
     from asna.benchmarking import describe_device
     from asna.evaluation.scorer import QualityScorer
+    from asna.precision import precision_scope
 
     rng = np.random.default_rng(0)
     shape = (args.pairs, args.image_size, args.image_size, 3)
     references = rng.integers(0, 256, shape, dtype=np.uint8)
     distorted = rng.integers(0, 256, shape, dtype=np.uint8)
-    models, infos = build_models(args.image_size, args.network)
+    with precision_scope(args.precision, "inference") as precision:
+        models, infos = build_models(args.image_size, args.network)
     device = describe_device()
     results = {}
     for count in (1, ENSEMBLE):
@@ -80,7 +87,8 @@ def main() -> int:
             results[key] = round(args.pairs / seconds, 3)
             print(f"{count} model(s), TTA {mode:4s}: {args.pairs / seconds:8.3f} pairs/s "
                   f"({args.pairs} pairs in {seconds:.2f} s)")
-    print(json.dumps({"network": args.network, "image_size": args.image_size, "pairs": args.pairs,
+    print(json.dumps({"network": args.network, "precision": precision, "image_size": args.image_size,
+                      "pairs": args.pairs,
                       "batch_size": args.batch_size, "device": device, "pairs_per_second": results}))
     return 0
 

@@ -1,12 +1,13 @@
-"""Augmented pairs per second that the input pipeline delivers, per HDF5 storage option.
+"""Training pairs per second that the input pipeline delivers, per HDF5 storage option.
 
 Writes a temporary prepared file of random image-like pairs (smooth random
 colour fields with fine noise, distorted = blurred copy, so that compression
 has something to gain) with PairWriter
 for each storage option (no compression, lzf, gzip; one chunk per pair), then
-times ``make_dataset(training=True, augment=True)`` at batch 16. The files are
-freshly written, so they are read from the OS cache: this measures decoding,
-augmentation and batching, not the disk. The last line is one JSON object.
+times ``make_dataset(training=True)`` at batch 16. The files are freshly
+written, so they are read from the OS cache: this measures decoding, shuffling
+and batching, not the disk (augmentation runs in the train step on the device,
+see benchmarks/train_throughput.py). The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--storages", default=",".join(STORAGES), help="comma-separated subset of none,lzf,gzip")
     parser.add_argument("--readers", type=int, default=1, help="parallel HDF5 reader generators")
-    parser.add_argument("--intensity", action="store_true", help="also time with Lab-L intensity scaling")
     parser.add_argument("--tmp", default=None, help="folder for the temporary files")
     return parser.parse_args()
 
@@ -66,12 +66,11 @@ def write_file(path: Path, storage: str, pairs: int, size: int) -> float:
     return time.perf_counter() - started
 
 
-def measure(path: Path, batch_size: int, seconds: float, intensity: bool, readers: int) -> tuple[float, float]:
+def measure(path: Path, batch_size: int, seconds: float, readers: int) -> tuple[float, float]:
     """Pairs per second (wall clock) and CPU milliseconds of this process per pair, after a warm-up."""
     from asna.data.pipeline import make_dataset
 
-    dataset = make_dataset(path, batch_size, training=True, augment=True, intensity_augment=intensity,
-                           seed=0, readers=readers)
+    dataset = make_dataset(path, batch_size, training=True, seed=0, readers=readers)
     iterator = iter(dataset)
     for _ in range(5):
         next(iterator)
@@ -99,11 +98,8 @@ def main() -> int:
             path = Path(folder) / f"pairs_{storage}.h5"
             write_seconds = write_file(path, storage, args.pairs, args.image_size)
             entry = {"file_mb": round(path.stat().st_size / 2 ** 20, 1), "write_s": round(write_seconds, 1)}
-            rate, cpu = measure(path, args.batch_size, args.seconds, False, args.readers)
+            rate, cpu = measure(path, args.batch_size, args.seconds, args.readers)
             entry.update(pairs_per_s=round(rate, 1), cpu_ms_per_pair=round(cpu, 2))
-            if args.intensity:
-                rate, cpu = measure(path, args.batch_size, args.seconds, True, args.readers)
-                entry.update(pairs_per_s_intensity=round(rate, 1), cpu_ms_per_pair_intensity=round(cpu, 2))
             results[storage] = entry
             print(f"{storage:5s} file {entry['file_mb']:7.1f} MB  written in {entry['write_s']:5.1f} s  "
                   + "  ".join(f"{k} {v}" for k, v in entry.items() if k.startswith(("pairs", "cpu"))),

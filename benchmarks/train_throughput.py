@@ -4,11 +4,14 @@ The model and loss come from configs/<network>_pretrain.txt (the original
 hyperparameters) unless --config is given; model.image_size is set to
 --image-size (the tiled network keeps tile 72 at 288, else a tile near a
 quarter of the size). --data memory repeats one constant batch, so only the
-training step is timed; --data hdf5 feeds the real augmented tf.data pipeline
-over a temporary file of random pairs. The --warmup steps (tracing) are not
-timed. Prints one human line, then as the last line one JSON object.
+training step is timed; --data hdf5 feeds the real tf.data pipeline over a
+temporary file of random pairs. Either way the step includes the on-device
+augmentation (orientations; Lab lightness with --intensity-augment on). The
+--warmup steps (tracing) are not timed. Prints one human line, then as the
+last line one JSON object.
 
-Example: python benchmarks/train_throughput.py --network attention --image-size 288 --steps 20
+Example: python benchmarks/train_throughput.py --network attention --image-size 288 --steps 20 \
+             --precision mixed_bfloat16 --intensity-augment on
 """
 
 import argparse
@@ -23,6 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from asna.benchmarking import DATA_SOURCES, NETWORKS, RANKERS  # noqa: E402
 from asna.errors import run_cli  # noqa: E402
 from asna.evaluation import positive_int  # noqa: E402
+from asna.precision import PRECISIONS  # noqa: E402
 
 
 def parse_arguments() -> argparse.Namespace:
@@ -32,8 +36,10 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--batch-size", type=positive_int, default=16)
     parser.add_argument("--steps", type=positive_int, default=20, help="timed training steps")
     parser.add_argument("--warmup", type=positive_int, default=3, help="untimed steps first (tracing)")
-    parser.add_argument("--mixed-precision", action="store_true",
-                        help="keras mixed_float16 policy (for GPUs; slow on a CPU)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
+                        help="Keras dtype policy; auto picks as training does (default float32)")
+    parser.add_argument("--intensity-augment", choices=("on", "off"), default=None,
+                        help="Lab lightness augmentation in the step (default: the config's data.intensity_augment)")
     parser.add_argument("--data", choices=DATA_SOURCES, default="memory",
                         help="memory: one constant batch repeated (model step only); "
                              "hdf5: the real pipeline over a temporary prepared file")
@@ -47,13 +53,14 @@ def parse_arguments() -> argparse.Namespace:
 def main() -> int:
     args = parse_arguments()
     from asna.benchmarking import (benchmark_config, describe_device, format_result,
-                                   mixed_precision_warning, run_benchmark, warn)
+                                   precision_warning, run_benchmark, warn)
 
-    benchmark_config(args.network, args.image_size, args.config, args.ranker)  # bad input: fail before TF loads
-    if args.mixed_precision:
-        warn(mixed_precision_warning(describe_device()))
+    intensity = None if args.intensity_augment is None else args.intensity_augment == "on"
+    benchmark_config(args.network, args.image_size, args.config, args.ranker,
+                     intensity_augment=intensity)  # bad input: fail before TF loads
+    warn(precision_warning(args.precision, describe_device()))
     result = run_benchmark(args.network, args.image_size, args.batch_size, args.steps, args.warmup,
-                           args.mixed_precision, args.data, args.ranker, args.config)
+                           args.precision, args.data, args.ranker, args.config, intensity_augment=intensity)
     print(format_result(result))
     print(json.dumps(result.as_dict()))
     return 0

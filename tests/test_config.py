@@ -47,7 +47,8 @@ def test_overrides_win_over_the_file(tmp_path):
     ("[model]\nimage_size = big\n", "[model] image_size: cannot read 'big'"),
     ("[model]\nnfs = [1, 2]\n", "[model] nfs: expected a list of whole numbers of length 10"),
     ("[model]\nnetwork = vgg\n", "[model] network: 'vgg' is not one of"),
-    ("[training]\nmixed_precision = 1\n", "[training] mixed_precision: expected True or False"),
+    ("[training]\nmixed_precision = True\n", "[training] mixed_precision was replaced; use training.precision = auto"),
+    ("[training]\nprecision = float16\n", "[training] precision: 'float16' is not one of auto, float32"),
     ("image_size = 64\n", "a key before any [section]"),
 ])
 def test_bad_files_name_file_section_and_key(tmp_path, text, message):

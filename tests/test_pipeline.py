@@ -1,4 +1,4 @@
-"""The tf.data input pipeline: shapes, augmentation, order, determinism, sharding."""
+"""The tf.data input pipeline: shapes, order, determinism, sharding (augmentation: test_augment.py)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,17 @@ import pytest
 import tensorflow as tf
 
 from asna.data.layout import PairWriter
-from asna.data.pipeline import file_info, make_dataset, orient_into, read_targets
+from asna.data.pipeline import file_info, make_dataset, read_targets
 
 SIZE = 8
 COUNT = 37
 
 
-def write_pairs(path, count: int = COUNT, same: bool = False, size: int = SIZE, compression=None):
+def write_pairs(path, count: int = COUNT, size: int = SIZE, compression=None):
     """A tiny prepared file; pair i has mos i (standardisation (0, 1), so y == i)."""
     rng = np.random.default_rng(7)
     references = rng.integers(0, 256, size=(count, size, size, 3), dtype=np.uint8)
-    distorted = references.copy() if same else rng.integers(0, 256, size=references.shape, dtype=np.uint8)
+    distorted = rng.integers(0, 256, size=references.shape, dtype=np.uint8)
     with PairWriter(path, size, {"synthetic": (0.0, 1.0)}, "train", 0, compression=compression,
                     buffer_pairs=8) as writer:
         for i in range(count):
@@ -44,27 +44,6 @@ def collect(dataset, batches: int | None = None):
     return np.concatenate(refs), np.concatenate(dists), np.concatenate(ys)
 
 
-def orientations(image: np.ndarray) -> list[np.ndarray]:
-    """The 8 rotations / flips of a square image, by NumPy."""
-    rotations = [np.rot90(image, k) for k in range(4)]
-    return rotations + [np.fliplr(r) for r in rotations]
-
-
-def test_orient_into_gives_all_eight_orientations():
-    image = np.random.default_rng(0).integers(0, 256, size=(5, 5, 3), dtype=np.uint8)
-    outputs = []
-    for code in range(8):
-        out = np.empty_like(image)
-        orient_into(image, code, out)
-        outputs.append(out)
-        expected = image.transpose(1, 0, 2) if code & 1 else image
-        expected = expected[:, ::-1] if code & 2 else expected
-        expected = expected[::-1] if code & 4 else expected
-        np.testing.assert_array_equal(out, expected)
-    keys = {o.tobytes() for o in outputs}
-    assert keys == {o.tobytes() for o in orientations(image)}
-
-
 def test_file_info_and_targets_without_images(pair_file):
     path, _, _ = pair_file
     info = file_info(path)
@@ -76,7 +55,7 @@ def test_file_info_and_targets_without_images(pair_file):
 
 def test_training_batches_shapes_dtypes_and_drop_remainder(pair_file):
     path, references, distorted = pair_file
-    dataset = make_dataset(path, 16, training=True, augment=False, seed=1, repeat=False)
+    dataset = make_dataset(path, 16, training=True, seed=1, repeat=False)
     (reference, dist), y = next(iter(dataset))
     assert reference.dtype == tf.uint8 and dist.dtype == tf.uint8 and y.dtype == tf.float32
     assert tuple(reference.shape) == (16, SIZE, SIZE, 3) and tuple(y.shape) == (16,)
@@ -92,7 +71,7 @@ def test_training_batches_shapes_dtypes_and_drop_remainder(pair_file):
 
 def test_evaluation_keeps_every_pair_in_file_order(pair_file):
     path, references, distorted = pair_file
-    dataset = make_dataset(path, 16, training=False, augment=True, intensity_augment=True)
+    dataset = make_dataset(path, 16, training=False)
     sizes = [int(y.shape[0]) for _, y in dataset]
     assert sizes == [16, 16, 5]
     refs, dists, ys = collect(dataset)
@@ -101,36 +80,21 @@ def test_evaluation_keeps_every_pair_in_file_order(pair_file):
     np.testing.assert_array_equal(dists, distorted)
 
 
-def test_augmentation_is_the_same_for_both_images_and_changes_orientation(tmp_path):
-    path = tmp_path / "same.h5"
-    references, _ = write_pairs(path, same=True)
-    dataset = make_dataset(path, 8, training=True, augment=True, seed=3)
-    refs, dists, ys = collect(dataset, batches=12)
-    np.testing.assert_array_equal(refs, dists)
-    changed = 0
-    for image, index in zip(refs, ys.astype(int)):
-        candidates = [o.tobytes() for o in orientations(references[index])]
-        assert image.tobytes() in candidates
-        changed += image.tobytes() != references[index].tobytes()
-    assert 0.6 * len(ys) < changed < len(ys)  # 7 of 8 orientations change the image
-
-
-def test_intensity_scaling_keeps_pairs_equal_and_uint8(tmp_path):
-    path = tmp_path / "same.h5"
-    references, _ = write_pairs(path, same=True)
-    plain = collect(make_dataset(path, 8, training=True, augment=True, seed=5), batches=3)
-    lit = collect(make_dataset(path, 8, training=True, augment=True, intensity_augment=True, seed=5), batches=3)
-    np.testing.assert_array_equal(lit[0], lit[1])  # same factor for both images of a pair
-    np.testing.assert_array_equal(plain[2], lit[2])  # same pairs, same order
-    assert lit[0].dtype == np.uint8
-    assert not np.array_equal(plain[0], lit[0])
+def test_training_batches_hold_the_stored_pairs_unchanged(pair_file):
+    """Augmentation happens in the train step on the device; the pipeline only reads."""
+    path, references, distorted = pair_file
+    refs, dists, ys = collect(make_dataset(path, 8, training=True, seed=3), batches=4)
+    index = ys.astype(int)
+    assert len(set(index)) == len(index) and not np.array_equal(index, np.sort(index))  # shuffled
+    np.testing.assert_array_equal(refs, references[index])
+    np.testing.assert_array_equal(dists, distorted[index])
 
 
 def test_same_seed_same_batches_other_seed_other_order(pair_file):
     path, _, _ = pair_file
 
     def first(seed: int):
-        return collect(make_dataset(path, 16, training=True, augment=True, seed=seed), batches=4)
+        return collect(make_dataset(path, 16, training=True, seed=seed), batches=4)
 
     a, b, c = first(11), first(11), first(12)
     for left, right in zip(a, b):
@@ -140,9 +104,9 @@ def test_same_seed_same_batches_other_seed_other_order(pair_file):
 
 def test_each_epoch_has_a_new_order(pair_file):
     path, _, _ = pair_file
-    repeating = collect(make_dataset(path, 16, training=True, augment=False, seed=2), batches=4)[2]
+    repeating = collect(make_dataset(path, 16, training=True, seed=2), batches=4)[2]
     assert not np.array_equal(repeating[:32], repeating[32:64])  # epochs 1 and 2 (carried over)
-    single = make_dataset(path, 16, training=True, augment=False, seed=2, repeat=False)
+    single = make_dataset(path, 16, training=True, seed=2, repeat=False)
     first, second = collect(single)[2], collect(single)[2]  # two Keras-style epochs
     assert len(first) == len(second) == 32
     assert not np.array_equal(first, second)
@@ -155,7 +119,7 @@ def test_sharding_gives_disjoint_pairs_covering_the_file(pair_file, training):
     for index in range(3):
         context = tf.distribute.InputContext(num_input_pipelines=3, input_pipeline_id=index,
                                              num_replicas_in_sync=3)
-        dataset = make_dataset(path, 2, training=training, augment=False, seed=4, input_context=context,
+        dataset = make_dataset(path, 2, training=training, seed=4, input_context=context,
                                repeat=False, read_block=4)
         shards.append(set(collect(dataset)[2].astype(int).tolist()))
     assert not (shards[0] & shards[1]) and not (shards[0] & shards[2]) and not (shards[1] & shards[2])

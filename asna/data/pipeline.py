@@ -12,17 +12,10 @@ Why it looks like this (measured on a 2-core machine; figures in docs/benchmarks
 * Shuffling without loading the file: each epoch visits the blocks in a seeded
   random order, ``shuffle_buffer`` pairs (a window of blocks) at a time, and
   takes the pairs of a window in a random order. Memory stays at one window.
-* The random rotation / flips are done by OpenCV (``cv2.flip``,
-  ``cv2.transpose``, ``cv2.rotate``) while the pairs are copied out of the
-  window into the batch, so they cost no extra pass over the pixels; that is
-  about ten times faster than copying a strided NumPy view, and TensorFlow ops
-  for the same work (transpose, reverse per pair) roughly halved the
-  pipeline's throughput. Both images of a pair always get the same
-  orientation and the same lightness factor.
-* The optional Lab-lightness scaling is arithmetic: OpenCV's float Lab
-  conversion in a parallel map (``tf.numpy_function``; OpenCV releases the
-  GIL), 2-3x faster than the same formulas as TensorFlow ops.
-* Every random choice comes from NumPy generators seeded with
+* Augmentation (rotations, flips, Lab lightness) is not done here but on the
+  training device, in the train step (``asna.data.augment``): the pipeline
+  only reads bytes, so it keeps up with an accelerator.
+* Every random choice (the order) comes from NumPy generators seeded with
   ``(seed, shard, reader, epoch)``: the same seed gives the same batches.
 * Sharding under ``tf.distribute``: blocks are dealt round-robin to the input
   pipelines (``input_context.input_pipeline_id`` of
@@ -39,16 +32,13 @@ import os
 from dataclasses import dataclass
 from typing import Iterator
 
-import cv2
 import numpy as np
 import tensorflow as tf
 
 from asna.data.layout import DISTORTED, REFERENCE, decode_strings, open_pairs, read_standardization
 
-INTENSITY_RANGE = (0.3, 1.5)
-ORIENTATIONS = 8  # the rotations and flips of a square
 Blocks = list[tuple[int, int]]
-Batch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # references, distorted, y, lightness factors
+Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # references, distorted, y
 
 
 # ---------------------------------------------------------------- file facts
@@ -148,13 +138,11 @@ class PairSource:
 
 @dataclass
 class Window:
-    """Pairs read together, the order to take them in, and their random augmentation."""
+    """Pairs read together and the order to take them in."""
 
     blocks: list[np.ndarray]  # (n, 2, S, S, 3) per block read
     y: np.ndarray
     order: np.ndarray | None = None  # None: file order
-    orientation: np.ndarray | None = None  # 0..7 per pair; None: unchanged
-    factor: np.ndarray | None = None  # lightness factor per pair; None: 1
 
     def __post_init__(self) -> None:
         sizes = [len(block) for block in self.blocks]
@@ -178,59 +166,30 @@ def ordered_windows(source: PairSource, blocks: Blocks) -> Iterator[Window]:
 
 
 def shuffled_windows(source: PairSource, blocks: Blocks, window_blocks: int, seed: int, stream: int,
-                     epochs: Iterator[int], orient: bool) -> Iterator[Window]:
-    """Training: per epoch, windows of random blocks, a random order and augmentation per pair."""
+                     epochs: Iterator[int]) -> Iterator[Window]:
+    """Training: per epoch, windows of random blocks, each taken in a random order."""
     handle = source.open()
     try:
         for epoch in epochs:
             rng = np.random.default_rng([seed, stream, epoch])
             for window in epoch_windows(blocks, window_blocks, rng):
                 images, y = source.read(handle, window)
-                order = rng.permutation(len(y))
-                orientation = rng.integers(0, ORIENTATIONS, size=len(y))
-                factor = rng.uniform(*INTENSITY_RANGE, size=len(y)).astype(np.float32)
-                yield Window(images, y, order, orientation if orient else None, factor)
+                yield Window(images, y, rng.permutation(len(y)))
     finally:
         if handle is not None:
             handle.close()
 
 
-def orient_into(image: np.ndarray, code: int, out: np.ndarray) -> None:
-    """Write ``image`` (S, S, 3) into ``out`` in one of the 8 orientations of a square.
-
-    Bit 0 of ``code`` transposes (a 90-degree rotation combined with a flip),
-    bit 1 flips left-right, bit 2 flips up-down, in that order: every rotation
-    by 90 degrees and every flip, each with probability 1/8. OpenCV does each in
-    one pass, about ten times faster than copying a strided NumPy view.
-    """
-    transpose, flip = code & 1, code >> 1  # flip: 1 left-right, 2 up-down, 3 both
-    if not transpose:
-        if flip:
-            cv2.flip(image, {1: 1, 2: 0, 3: -1}[flip], dst=out)
-        else:
-            np.copyto(out, image)
-    elif flip == 1:
-        cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE, dst=out)
-    elif flip == 2:
-        cv2.rotate(image, cv2.ROTATE_90_COUNTERCLOCKWISE, dst=out)
-    elif flip == 3:
-        cv2.flip(cv2.transpose(image), -1, dst=out)
-    else:
-        cv2.transpose(image, dst=out)
-
-
 def take(window: Window, positions: np.ndarray) -> Batch:
-    """Copy the pairs at ``positions`` out of a window, oriented, as (references, distorted, y, factors)."""
+    """Copy the pairs at ``positions`` out of a window as (references, distorted, y)."""
     size = window.blocks[0].shape[2]
     references = np.empty((len(positions), size, size, 3), np.uint8)
     distorted = np.empty_like(references)
     for row, position in enumerate(positions):
         pair = window.pair(position)
-        code = 0 if window.orientation is None else int(window.orientation[position])
-        orient_into(pair[REFERENCE], code, references[row])
-        orient_into(pair[DISTORTED], code, distorted[row])
-    factor = np.ones(len(positions), np.float32) if window.factor is None else window.factor[positions]
-    return references, distorted, window.y[positions], factor
+        references[row] = pair[REFERENCE]
+        distorted[row] = pair[DISTORTED]
+    return references, distorted, window.y[positions]
 
 
 def rebatch(windows: Iterator[Window], batch_size: int, keep_last: bool) -> Iterator[Batch]:
@@ -256,35 +215,7 @@ def rebatch(windows: Iterator[Window], batch_size: int, keep_last: bool) -> Iter
 def _join(parts: list[Batch]) -> Batch:
     if len(parts) == 1:
         return parts[0]
-    return tuple(np.concatenate([p[i] for p in parts]) for i in range(4))  # type: ignore[return-value]
-
-
-# ---------------------------------------------------------------- lightness augmentation
-
-def lighten_batch(references: np.ndarray, distorted: np.ndarray, factors: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Scale the Lab lightness of both images of every pair by that pair's factor.
-
-    OpenCV's float Lab conversion (``asna.data.images.scale_lightness``) runs
-    in a parallel map through ``tf.numpy_function``; it releases the GIL and
-    measured 2-3x faster than the same arithmetic in TensorFlow ops.
-    """
-    from asna.data.images import scale_lightness
-
-    out = (np.empty_like(references), np.empty_like(distorted))
-    for row, factor in enumerate(factors):
-        out[0][row] = scale_lightness(references[row], float(factor))
-        out[1][row] = scale_lightness(distorted[row], float(factor))
-    return out
-
-
-def _lighten(references: tf.Tensor, distorted: tf.Tensor, y: tf.Tensor, factor: tf.Tensor):
-    """``lighten_batch`` as a TensorFlow op, keeping the static shapes."""
-    lighter = tf.numpy_function(lighten_batch, [references, distorted, factor], [tf.uint8, tf.uint8],
-                                stateful=False)
-    lighter[0].set_shape(references.shape)
-    lighter[1].set_shape(distorted.shape)
-    return lighter[0], lighter[1], y, factor
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------- the dataset
@@ -292,7 +223,7 @@ def _lighten(references: tf.Tensor, distorted: tf.Tensor, y: tf.Tensor, factor: 
 def _batch_dataset(generator_factory, readers: int, size: int) -> tf.data.Dataset:
     """Batches from ``readers`` generators (own file handle each), interleaved in a fixed order."""
     image = tf.TensorSpec((None, size, size, 3), tf.uint8)
-    signature = (image, image, tf.TensorSpec((None,), tf.float32), tf.TensorSpec((None,), tf.float32))
+    signature = (image, image, tf.TensorSpec((None,), tf.float32))
 
     def one_reader(reader: tf.Tensor) -> tf.data.Dataset:
         return tf.data.Dataset.from_generator(generator_factory, output_signature=signature, args=(reader,))
@@ -303,20 +234,18 @@ def _batch_dataset(generator_factory, readers: int, size: int) -> tf.data.Datase
         one_reader, cycle_length=readers, block_length=1, num_parallel_calls=readers, deterministic=True)
 
 
-def make_dataset(path: str | os.PathLike, batch_size: int, *, training: bool, augment: bool = True,
-                 intensity_augment: bool = False, seed: int = 0, shuffle_buffer: int = 256,
+def make_dataset(path: str | os.PathLike, batch_size: int, *, training: bool, seed: int = 0,
+                 shuffle_buffer: int = 256,
                  input_context: tf.distribute.InputContext | None = None, in_memory_budget_bytes: int = 0,
                  repeat: bool | None = None, read_block: int = 16, readers: int = 1) -> tf.data.Dataset:
     """A tf.data pipeline of ``((reference, distorted), y)`` batches over a prepared file.
 
-    training=True: shuffled (seeded, new order each epoch), augmented when
-    ``augment`` (rotations / flips) or ``intensity_augment`` (Lab L x
-    U(0.3, 1.5)), full batches only (drop_remainder), repeating forever unless
-    ``repeat=False`` (then one epoch per iteration, each iteration the next
-    epoch's order).
+    training=True: shuffled (seeded, new order each epoch), full batches only
+    (drop_remainder), repeating forever unless ``repeat=False`` (then one
+    epoch per iteration, each iteration the next epoch's order). The pairs are
+    as stored: training augments them on the device (``asna.data.augment``).
     training=False (validation, evaluation): every pair once, in file order,
-    no augmentation whatever the flags say, the last batch may be short;
-    ``repeat=True`` cycles it.
+    the last batch may be short; ``repeat=True`` cycles it.
 
     ``batch_size`` is this pipeline's batch: under tf.distribute pass the
     per-replica size. ``input_context`` shards by blocks of ``read_block``
@@ -348,15 +277,13 @@ def make_dataset(path: str | os.PathLike, batch_size: int, *, training: bool, au
         # batch over); without, each new iteration (a Keras epoch) is the next epoch
         epochs = itertools.count() if repeat else iter([next(invocations[reader])])
         windows = shuffled_windows(source, reader_blocks[reader], window_blocks, seed,
-                                   shard * 1000 + reader, epochs, orient=augment)
+                                   shard * 1000 + reader, epochs)
         return rebatch(windows, batch_size, keep_last=False)
 
     batches = _batch_dataset(generator, readers, info.image_size)
     batches = batches.apply(tf.data.experimental.assert_cardinality(
         _batch_count(reader_blocks, batch_size, training, repeat)))  # Keras then knows the epoch length
-    if training and intensity_augment:
-        batches = batches.map(_lighten, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    batches = batches.map(lambda references, distorted, y, factor: ((references, distorted), y))
+    batches = batches.map(lambda references, distorted, y: ((references, distorted), y))
     if training:
         shape = [batch_size, info.image_size, info.image_size, 3]
         batches = batches.map(lambda images, y: ((tf.ensure_shape(images[0], shape),

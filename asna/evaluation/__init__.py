@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 
+from asna.precision import PRECISIONS
+
 TTA_MODES = ("full", "flips", "none")
 FIT_MODES = ("tile", "center")
 DEFAULT_MODELS = "models"
@@ -56,6 +58,10 @@ def add_scorer_arguments(parser: argparse.ArgumentParser, batch_size: bool = Tru
                         help="which source of a model's standardisation maps its output back to a score "
                              "scale; needed only when the model's sidecar .json has several (e.g. "
                              "pieapp and tid2013); HDF5 --data files default to each pair's own source")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
+                        help="dtype policy the models compute in: mixed_bfloat16 is faster on CPUs with "
+                             "AVX-512 BF16 or AMX, mixed_float16 on GPUs; auto picks as training does "
+                             "(default float32, the exact scores)")
     if batch_size:
         parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE, metavar="N",
                             help=f"image pairs per model call (default {DEFAULT_BATCH_SIZE})")

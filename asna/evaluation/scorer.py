@@ -152,6 +152,7 @@ def load_keras_model(info: ModelInfo) -> Any:
     import keras
 
     from asna.models import custom_objects
+    from asna.precision import for_inference
 
     try:
         model = keras.models.load_model(info.path, compile=False, custom_objects=custom_objects())
@@ -163,7 +164,7 @@ def load_keras_model(info: ModelInfo) -> Any:
     if len(shapes) != 2 or any(shape != expected for shape in shapes):
         raise UserError(f"{info.path}: takes inputs {shapes}, but its sidecar says two "
                         f"{info.image_size}x{info.image_size} RGB images")
-    return model
+    return for_inference(model)
 
 
 # ----------------------------------------------------------------------------- fitting images

@@ -90,13 +90,19 @@ def build_ranker(architecture: str, length: int = 16) -> keras.Model:
 
 
 def load_ranker(path: str) -> keras.Model:
-    """Load a saved ranker, frozen; a missing or unreadable file is a one-line UserError."""
+    """Load a saved ranker, frozen; a missing or unreadable file is a one-line UserError.
+
+    It computes in float32 whatever the global dtype policy: its ranks feed the loss.
+    """
     import os
+
+    from asna.precision import policy_scope
 
     if not os.path.isfile(path):
         raise UserError(f"{path}: ranking model not found (train one with ranking_model/train.py)")
     try:
-        model = keras.models.load_model(path, compile=False)
+        with policy_scope("float32"):
+            model = keras.models.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for a bad archive
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(f"{path}: not a readable Keras model ({first_line})") from None
