@@ -195,7 +195,7 @@ def _mean_sd(mean: float, sd: float) -> str:
 def summary_markdown(grid: Grid, table, baselines: dict[str, dict[str, float]]) -> str:
     """The summary: one row per cell (mean ± sd over seeds), then the baselines."""
     means, sds, counts = cell_statistics(table)
-    lines = [f"# Ablation: {grid.image_size} px, {grid.epochs} epochs of {grid.steps_per_epoch} steps",
+    lines = [f"# Ablation: {grid.image_size} px, {grid.epochs} epoch(s) of {grid.steps_per_epoch} steps",
              "", f"Data: `{grid.data_dir}`. SRCC/PLCC against the files' MOS; mean ± sd over seeds "
              "(sd 0 with one seed). Each model is the checkpoint with the best validation loss.", "",
              "| network | loss | seeds | val SRCC | test SRCC | test PLCC | xtest SRCC | minutes |",
@@ -234,10 +234,10 @@ def plot_grid(path: Path, table, baselines: dict[str, dict[str, float]]) -> Path
             errors = [sds.loc[key, column] if ok else 0.0 for key, ok in zip(keys, present)]
             positions = np.arange(len(networks)) + (index - (len(losses) - 1) / 2) * width
             axis.bar(positions, heights, width, yerr=errors, capsize=3, label=loss)
-        for method, style in (("gmsd", "--"), ("haarpsi", ":"), ("ms_ssim", "-.")):
+        for method, name, style in (("gmsd", "-GMSD", "--"), ("haarpsi", "HaarPSI", ":"), ("ms_ssim", "MS-SSIM", "-.")):
             value = baselines[split].get(method)
             if value is not None and math.isfinite(value):
-                axis.axhline(value, color="black", linestyle=style, linewidth=1, label=method.upper())
+                axis.axhline(value, color="black", linestyle=style, linewidth=1, label=name)
         axis.set_xticks(np.arange(len(networks)), networks)
         axis.set(title=f"{split} SRCC (mean ± sd over seeds)", ylabel="SRCC")
     axes[1].legend(fontsize=8, loc="lower right")
