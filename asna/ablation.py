@@ -14,7 +14,9 @@ loss on ``synthetic_val.h5``, and scores that model on ``synthetic_test.h5`` and
 
 ``results.csv`` gets one row per finished cell, rewritten atomically after
 each, so an interrupted grid resumes where it stopped: cells already there are
-skipped. ``summary.md`` gives mean +- sd per cell beside the hand-crafted
+skipped. ``settings.json`` records the image size, schedule and data folder;
+a run with other settings into the same folder is refused, so every row of
+one folder is comparable. ``summary.md`` gives mean +- sd per cell beside the hand-crafted
 baselines on the same files, and ``ablation.png`` plots the means with the sd
 as error bars.
 """
@@ -39,6 +41,7 @@ COLUMNS = ("network", "loss", "seed", "val_srcc", "test_srcc", "test_plcc", "xte
 PLCC_MIX = 0.5  # the original BN / second simple set's pre-training mix
 BASELINES = ("psnr", "ssim", "ms_ssim", "gmsd", "haarpsi")
 RESULTS, SUMMARY, PLOT, BASELINE_FILE = "results.csv", "summary.md", "ablation.png", "baselines.json"
+SETTINGS = "settings.json"
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,11 @@ class Grid:
 
     def data_file(self, split: str) -> Path:
         return self.data_dir / f"synthetic_{split}.h5"
+
+    def settings(self) -> dict:
+        """What makes cells comparable: every cell in one folder shares these."""
+        return {"image_size": self.image_size, "epochs": self.epochs,
+                "steps_per_epoch": self.steps_per_epoch, "data_dir": str(self.data_dir.resolve())}
 
     def cells(self) -> list[tuple[str, str, int]]:
         return [(network, loss, seed) for network in self.networks for loss in self.losses
@@ -84,6 +92,23 @@ def check_data(grid: Grid) -> None:
         if size != grid.image_size:
             raise UserError(f"{path}: holds {size} x {size} pairs; set --image-size {size} "
                             f"or prepare the data at {grid.image_size}")
+
+
+def check_settings(grid: Grid) -> None:
+    """Resume only a grid run with the same size, schedule and data; record them on the first run."""
+    import json
+
+    path = grid.out / SETTINGS
+    if path.exists():
+        kept = json.loads(path.read_text())
+        if kept != grid.settings():
+            changed = ", ".join(f"{key} {kept.get(key)} -> {value}" for key, value in grid.settings().items()
+                                if kept.get(key) != value)
+            raise UserError(f"{grid.out}: holds a grid run with other settings ({changed}); "
+                            f"choose another --out or rerun with the same settings to resume")
+        return
+    text = json.dumps(grid.settings(), indent=2) + "\n"
+    atomic_write(path, lambda temporary: temporary.write_text(text))
 
 
 def cell_config(grid: Grid, network: str, loss: str, seed: int) -> Config:
@@ -257,9 +282,9 @@ def run_grid(grid: Grid) -> Path:
     import pandas as pd
 
     check_data(grid)
-    grid.out.mkdir(parents=True, exist_ok=True)
     results = grid.out / RESULTS
     table = read_results(results)
+    check_settings(grid)
     done = {(row.network, row.loss, int(row.seed)) for row in table.itertuples()}
     todo = [cell for cell in grid.cells() if cell not in done]
     print(f"ablation: {len(grid.cells())} cells, {len(grid.cells()) - len(todo)} already in {results}")

@@ -47,6 +47,9 @@ def test_runs_the_grid_writes_every_output_and_resumes(data_dir, tmp_path, capsy
     assert len(after) == 3 and after["loss"].tolist()[-1] == "mse_plcc"
     assert (out / "results.csv").read_text().startswith(before.rstrip("\n").split("\n")[0])
     assert after.iloc[:2].equals(pd.read_csv(pd.io.common.StringIO(before)))
+    changed = Grid(("simple",), ("mse",), 1, SIZE, 2, 2, data_dir, out)  # two epochs: not comparable
+    with pytest.raises(UserError, match="other settings \\(epochs 1 -> 2\\)"):
+        run_grid(changed)
 
 
 def test_cell_configs_set_the_loss_terms(data_dir, tmp_path):
