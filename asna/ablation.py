@@ -42,6 +42,7 @@ PLCC_MIX = 0.5  # the original BN / second simple set's pre-training mix
 BASELINES = ("psnr", "ssim", "ms_ssim", "gmsd", "haarpsi")
 RESULTS, SUMMARY, PLOT, BASELINE_FILE = "results.csv", "summary.md", "ablation.png", "baselines.json"
 SETTINGS = "settings.json"
+BASELINE_LINES = (("gmsd", "-GMSD", "--"), ("haarpsi", "HaarPSI", ":"), ("ms_ssim", "MS-SSIM", "-."))
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,7 @@ def plot_grid(path: Path, table, baselines: dict[str, dict[str, float]]) -> Path
             errors = [sds.loc[key, column] if ok else 0.0 for key, ok in zip(keys, present)]
             positions = np.arange(len(networks)) + (index - (len(losses) - 1) / 2) * width
             axis.bar(positions, heights, width, yerr=errors, capsize=3, label=loss)
-        for method, name, style in (("gmsd", "-GMSD", "--"), ("haarpsi", "HaarPSI", ":"), ("ms_ssim", "MS-SSIM", "-.")):
+        for method, name, style in BASELINE_LINES:
             value = baselines[split].get(method)
             if value is not None and math.isfinite(value):
                 axis.axhline(value, color="black", linestyle=style, linewidth=1, label=name)

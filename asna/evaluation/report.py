@@ -95,7 +95,8 @@ def build_report(y_true: np.ndarray, predictions: dict[str, np.ndarray],
         labels = np.asarray(sources)
         report[BY_SOURCE] = {
             name: method_blocks(np.asarray(y_true)[labels == name],
-                                {method: np.asarray(values)[labels == name] for method, values in predictions.items()})
+                                {method: np.asarray(values)[labels == name]
+                                 for method, values in predictions.items()})
             for name in names}
     return report
 
