@@ -76,7 +76,7 @@ def test_build_train_and_evaluate_with_the_scripts(tmp_path):
     assert math.isfinite(float(log["loss"].iloc[0]))
     assert (run / "training_curves.png").stat().st_size > 0
 
-    # (3) the labelled validation set: the model beside PSNR, SSIM and MS-SSIM
+    # (3) the labelled validation set: the model beside PSNR, SSIM, MS-SSIM, GMSD and HaarPSI
     out = tmp_path / "out"
     report, table, scatter = out / "report.json", out / "pairs.csv", out / "scatter.png"
     result = run_step(timings, "evaluation_dataset", "evaluation_dataset.py", "--data", str(val_file),
@@ -84,13 +84,14 @@ def test_build_train_and_evaluate_with_the_scripts(tmp_path):
                       "--plot", str(scatter), cwd=tmp_path)
     assert "main score" in result.stdout
     blocks = json.loads(report.read_text())
-    assert list(blocks) == ["model", "psnr", "ssim", "ms_ssim"]
+    assert list(blocks) == ["model", "psnr", "ssim", "ms_ssim", "gmsd", "haarpsi"]
     for method, numbers in blocks.items():
         assert list(numbers) == METRIC_KEYS, method
         assert all(numbers[key] is not None and math.isfinite(numbers[key]) for key in METRIC_KEYS), method
     rows = pd.read_csv(table)
     assert len(rows) == val_pairs
-    assert list(rows.columns) == ["name", "reference", "source", "mos", "model", "psnr", "ssim", "ms_ssim"]
+    assert list(rows.columns) == ["name", "reference", "source", "mos", "model", "psnr", "ssim", "ms_ssim",
+                                  "gmsd", "haarpsi"]
     assert scatter.stat().st_size > 0
 
     # (4) the challenge folder: one name,score line per distorted image, sorted by name
