@@ -218,19 +218,29 @@ def _mean_sd(mean: float, sd: float) -> str:
     return "n/a" if not math.isfinite(mean) else f"{mean:.3f} ± {sd:.3f}"
 
 
+def _above(mean: float, baseline: float | None) -> str:
+    """``yes``/``no``: is a cell's mean SRCC above the baseline's (``n/a`` when either is undefined)?"""
+    if baseline is None or not (math.isfinite(mean) and math.isfinite(baseline)):
+        return "n/a"
+    return "yes" if mean > baseline else "no"
+
+
 def summary_markdown(grid: Grid, table, baselines: dict[str, dict[str, float]]) -> str:
     """The summary: one row per cell (mean ± sd over seeds), then the baselines."""
     means, sds, counts = cell_statistics(table)
     lines = [f"# Ablation: {grid.image_size} px, {grid.epochs} epoch(s) of {grid.steps_per_epoch} steps",
              "", f"Data: `{grid.data_dir}`. SRCC/PLCC against the files' MOS; mean ± sd over seeds "
              "(sd 0 with one seed). Each model is the checkpoint with the best validation loss.", "",
-             "| network | loss | seeds | val SRCC | test SRCC | test PLCC | xtest SRCC | minutes |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| network | loss | seeds | val SRCC | test SRCC | test PLCC | xtest SRCC | mean above -GMSD "
+             "(test / xtest) | minutes |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    gmsd = baselines["test"]["gmsd"], baselines["xtest"]["gmsd"]
     for key in means.index:
         m, s = means.loc[key], sds.loc[key]
+        above = " / ".join(_above(mean, base) for mean, base in zip((m.test_srcc, m.xtest_srcc), gmsd))
         lines.append(f"| {key[0]} | {key[1]} | {counts.loc[key]} | {_mean_sd(m.val_srcc, s.val_srcc)} | "
                      f"{_mean_sd(m.test_srcc, s.test_srcc)} | {_mean_sd(m.test_plcc, s.test_plcc)} | "
-                     f"{_mean_sd(m.xtest_srcc, s.xtest_srcc)} | {m.seconds / 60:.1f} |")
+                     f"{_mean_sd(m.xtest_srcc, s.xtest_srcc)} | {above} | {m.seconds / 60:.1f} |")
     lines += ["", "Hand-crafted baselines on the same pairs (GMSD's SRCC is that of -GMSD, "
               "since GMSD falls as quality rises):", "", "| method | test SRCC | xtest SRCC |", "|---|---|---|"]
     for method in BASELINES:

@@ -36,6 +36,7 @@ def test_runs_the_grid_writes_every_output_and_resumes(data_dir, tmp_path, capsy
     assert (table["seconds"] > 0).all()
     summary = (out / "summary.md").read_text()
     assert "| simple | softrank | 1 |" in summary and "| gmsd |" in summary and "± 0.000" in summary
+    assert summary.count(" / no |") + summary.count(" / yes |") == 2  # each cell set beside -GMSD
     assert (out / "ablation.png").stat().st_size > 0
     assert not list(out.glob(".*partial*"))
     capsys.readouterr()
