@@ -1,6 +1,9 @@
-"""Evaluate the trained model(s) on a labelled set beside PSNR, SSIM and MS-SSIM.
+"""Evaluate the trained model(s) on a labelled set beside PSNR, SSIM, MS-SSIM, GMSD and HaarPSI.
 
 Prints SRCC, PLCC, KRCC, RMSE and the main score (SRCC + PLCC) per method.
+GMSD is a distortion (lower = better): its row, -gmsd, gives the figures of
+-GMSD so that every method correlates positively with a MOS. A file that mixes
+sources (e.g. pieapp and tid2013) also gets each source's figures.
 The set is a prepared HDF5 file (--data; compared with its raw mos) or a
 challenge-style folder with a name,score label file. Model scores are mapped
 back to the dataset's scale with their sidecar standardisation (for --data
@@ -29,7 +32,8 @@ def main() -> int:
     parser.add_argument("--ref-dir", metavar="R", help="folder of reference images (with --dis-dir, --labels)")
     parser.add_argument("--dis-dir", metavar="D", help="folder of distorted images")
     parser.add_argument("--labels", metavar="FILE", help="name,score label file of the distorted images")
-    parser.add_argument("--json", metavar="OUT.json", help="write the metrics, one block per method")
+    parser.add_argument("--json", metavar="OUT.json", help="write the metrics, one block per method "
+                        "(undefined numbers as null; a by_source block when the file mixes sources)")
     parser.add_argument("--csv", metavar="OUT.csv", help="write one row per pair with every method's value")
     parser.add_argument("--plot", metavar="OUT.png", help="write a scatter plot per method")
     add_scorer_arguments(parser)

@@ -62,7 +62,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "loss": {
         "mse_factor": Key("float", 1.0),
-        "spearman_factor": Key("float", 0.01),
+        "spearman_factor": Key("float", 2.56, help="weight of mean(((R(y) - R(p)) / L)^2); 2.56 = the original 0.01 at L = 16"),
         "ranker": Key("str", "learned", choices=("learned", "softrank")),
         "ranking_model": Key("str", "ranking_model/ranker.keras", help="frozen learned ranker"),
         "softrank_temperature": Key("float", 0.02, help="soft-rank sigmoid temperature"),

@@ -3,6 +3,9 @@
 These are the numbers reported after training and in evaluation; they are
 computed on whole sets, never averaged over batches. Ties get average ranks,
 as SciPy does.
+
+A correlation with a constant vector is undefined: it is NaN here (never 0.0,
+which would read as "no relation"), and reports write it as ``null``.
 """
 
 from __future__ import annotations
@@ -22,11 +25,11 @@ def _as_vectors(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
 
 
 def plcc(y_true, y_pred) -> float:
-    """Pearson's linear correlation coefficient."""
+    """Pearson's linear correlation coefficient; NaN when either vector is constant."""
     true, pred = _as_vectors(y_true, y_pred)
     true, pred = true - true.mean(), pred - pred.mean()
     denominator = np.sqrt((true ** 2).sum() * (pred ** 2).sum())
-    return float((true * pred).sum() / denominator) if denominator > 0 else 0.0
+    return float((true * pred).sum() / denominator) if denominator > 0 else float("nan")
 
 
 def average_ranks(values) -> np.ndarray:
@@ -35,16 +38,17 @@ def average_ranks(values) -> np.ndarray:
 
 
 def srcc(y_true, y_pred) -> float:
-    """Spearman's rank correlation: PLCC of the average ranks."""
+    """Spearman's rank correlation: PLCC of the average ranks; NaN when either vector is constant."""
     true, pred = _as_vectors(y_true, y_pred)
     return plcc(average_ranks(true), average_ranks(pred))
 
 
 def krcc(y_true, y_pred) -> float:
-    """Kendall's tau-b (ties accounted for), as in the IQA literature."""
+    """Kendall's tau-b (ties accounted for), as in the IQA literature; NaN when undefined."""
     true, pred = _as_vectors(y_true, y_pred)
-    value = stats.kendalltau(true, pred).statistic
-    return 0.0 if np.isnan(value) else float(value)
+    if np.all(true == true[0]) or np.all(pred == pred[0]):
+        return float("nan")  # SciPy also warns here; the value is undefined either way
+    return float(stats.kendalltau(true, pred).statistic)
 
 
 def rmse(y_true, y_pred) -> float:

@@ -46,3 +46,23 @@ def plcc_loss(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
 def abs_plcc_plus_abs_srcc(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
     """``|PLCC| + |SRCC|`` of a batch, the training-time view of the main score."""
     return tf.abs(tf_plcc(y_true, y_pred)) + tf.abs(tf_srcc(y_true, y_pred))
+
+
+def one_minus_plcc2(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+    """The logged training metric ``1 - PLCC^2`` under the name training gives it."""
+    return plcc_loss(y_true, y_pred)
+
+
+def plcc_srcc(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+    """The logged training metric ``|PLCC| + |SRCC|`` under the name training gives it."""
+    return abs_plcc_plus_abs_srcc(y_true, y_pred)
+
+
+def register_logged_metrics() -> None:
+    """Let ``keras.models.load_model`` find the compiled metrics, which Keras saves by bare name."""
+    import keras
+
+    keras.saving.get_custom_objects().update({"one_minus_plcc2": one_minus_plcc2, "plcc_srcc": plcc_srcc})
+
+
+register_logged_metrics()

@@ -83,7 +83,7 @@ def test_build_train_and_evaluate_with_the_scripts(tmp_path):
     assert all(math.isfinite(value) for value in log["loss"])
     assert (run / "training_curves.png").stat().st_size > 0
 
-    # (3) the labelled test set: the model beside the classic metrics; it has learned to rank
+    # (3) the labelled test set: the model beside PSNR, SSIM, MS-SSIM, GMSD and HaarPSI; it has learned to rank
     out = tmp_path / "out"
     report, table, scatter = out / "report.json", out / "pairs.csv", out / "scatter.png"
     result = run_step(timings, "evaluation_dataset", "evaluation_dataset.py", "--data", str(test_file),
@@ -91,14 +91,15 @@ def test_build_train_and_evaluate_with_the_scripts(tmp_path):
                       "--plot", str(scatter), cwd=tmp_path)
     assert "main score" in result.stdout
     blocks = json.loads(report.read_text())
-    assert list(blocks)[:4] == ["model", "psnr", "ssim", "ms_ssim"]
+    assert list(blocks) == ["model", "psnr", "ssim", "ms_ssim", "gmsd", "haarpsi"]
     for method, numbers in blocks.items():
         assert list(numbers) == METRIC_KEYS, method
         assert all(numbers[key] is not None and math.isfinite(numbers[key]) for key in METRIC_KEYS), method
     assert blocks["model"]["srcc"] > MIN_TEST_SRCC, blocks["model"]
     rows = pd.read_csv(table)
     assert len(rows) == test_pairs and rows["model"].std() > 0.1
-    assert list(rows.columns)[:8] == ["name", "reference", "source", "mos", "model", "psnr", "ssim", "ms_ssim"]
+    assert list(rows.columns) == ["name", "reference", "source", "mos", "model", "psnr", "ssim", "ms_ssim",
+                                  "gmsd", "haarpsi"]
     assert scatter.stat().st_size > 0
 
     # (4) the challenge folder: one name,score line per distorted image, sorted by name

@@ -290,7 +290,9 @@ def test_classic_scores_rank_noise_and_cap_identical_psnr():
     scores = classic.classic_scores_for_pairs([reference] * 3, [reference, *noisy])
     assert scores["psnr"][0] == classic.PSNR_CAP
     for method in classic.METHODS:
-        assert scores[method][1] > scores[method][2]
+        sign = -1 if method == "gmsd" else 1  # GMSD is a distortion: it grows with the noise
+        assert sign * scores[method][1] > sign * scores[method][2], method
+    assert scores["gmsd"][0] == 0.0 and scores["haarpsi"][0] == pytest.approx(1.0)
     small = classic.classic_scores_for_pairs([reference[:8, :8]], [noisy[0][:8, :8]])
     assert np.isnan(small["ssim"][0]) and np.isfinite(small["psnr"][0])
 
@@ -321,8 +323,36 @@ def test_report_blocks_and_linear_fit_rmse():
     assert blocks["model"]["rmse"] == pytest.approx(0.5)
     assert blocks["psnr"]["rmse"] == pytest.approx(0.0, abs=1e-9)
     assert blocks["psnr"]["main_score"] == pytest.approx(2.0)
-    assert blocks["ms_ssim"] == dict.fromkeys(report.METRIC_KEYS)
+    assert all(np.isnan(value) for value in blocks["ms_ssim"].values())
     assert "n/a" in report.format_table(blocks, 4)
+
+
+def test_report_negates_gmsd_and_writes_undefined_as_null(tmp_path):
+    truth = np.array([1.0, 2.0, 3.0, 4.0])
+    blocks = report.build_report(truth, {"model": np.full(4, 2.0), "gmsd": np.array([0.3, 0.2, 0.1, 0.0])})
+    assert blocks["gmsd"]["srcc"] == pytest.approx(1.0) and blocks["gmsd"]["plcc"] == pytest.approx(1.0)
+    assert np.isnan(blocks["model"]["srcc"]) and blocks["model"]["rmse"] == pytest.approx(np.sqrt(1.5))
+    table = report.format_table(blocks, 4)
+    assert "-gmsd" in table and "lower = better" in table
+    written = json.loads(report.write_json(tmp_path / "r.json", blocks).read_text())
+    assert written["model"]["srcc"] is None and written["gmsd"]["srcc"] == pytest.approx(1.0)
+
+
+def test_multi_source_report_gives_each_source_and_the_pooled_figures(tmp_path):
+    # Within each source the model ranks perfectly; the offset between the scales spoils the pool.
+    truth = np.array([0.1, 0.2, 0.3, 0.4, 5.0, 6.0, 7.0, 8.0])
+    sources = ["pieapp"] * 4 + ["tid2013"] * 4
+    model = np.array([10.0, 11.0, 12.0, 13.0, 1.0, 2.0, 3.0, 4.0])
+    blocks = report.build_report(truth, {"model": model}, sources)
+    assert blocks["model"]["srcc"] < 0
+    assert set(blocks[report.BY_SOURCE]) == {"pieapp", "tid2013"}
+    for name in ("pieapp", "tid2013"):
+        assert blocks[report.BY_SOURCE][name]["model"]["srcc"] == pytest.approx(1.0)
+    table = report.format_table(blocks, 8, sources)
+    assert "source pieapp (4 pairs)" in table and "all sources pooled" in table
+    written = json.loads(report.write_json(tmp_path / "r.json", blocks).read_text())
+    assert written[report.BY_SOURCE]["tid2013"]["model"]["plcc"] == pytest.approx(1.0)
+    assert report.BY_SOURCE not in report.build_report(truth[:4], {"model": model[:4]}, sources[:4])
 
 
 # ----------------------------------------------------------------------------- scripts run in this process
@@ -346,7 +376,7 @@ def test_dataset_script_on_a_challenge_folder(workspace, script_runs, monkeypatc
         "--tta", "none", "--json", str(tmp_path / "r.json")], monkeypatch, capsys, workspace)
     assert code == 0
     assert "6 pairs" in out
-    assert set(json.loads((tmp_path / "r.json").read_text())) == {"model", "psnr", "ssim", "ms_ssim"}
+    assert set(json.loads((tmp_path / "r.json").read_text())) == set(report.METHODS)
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -455,12 +485,13 @@ def test_dataset_script_reports_every_method(script_runs, workspace):
     assert result.returncode == 0, result.stderr
     assert "ms_ssim" in result.stdout and "main score" in result.stdout
     blocks = json.loads((workspace / "out" / "report.json").read_text())
-    assert list(blocks) == ["model", "psnr", "ssim", "ms_ssim"]
+    assert list(blocks) == ["model", "psnr", "ssim", "ms_ssim", "gmsd", "haarpsi"]
     for numbers in blocks.values():
         assert list(numbers) == ["srcc", "plcc", "krcc", "rmse", "main_score"]
-    assert blocks["psnr"]["srcc"] > 0.9  # more noise, lower PSNR and lower label
+    for method in ("psnr", "gmsd", "haarpsi"):  # more noise, lower label; GMSD reported negated
+        assert blocks[method]["srcc"] > 0.9, method
     rows = (workspace / "out" / "pairs.csv").read_text().splitlines()
-    assert rows[0] == "name,reference,source,mos,model,psnr,ssim,ms_ssim" and len(rows) == 7
+    assert rows[0] == "name,reference,source,mos,model,psnr,ssim,ms_ssim,gmsd,haarpsi" and len(rows) == 7
     assert (workspace / "out" / "scatter.png").stat().st_size > 0
 
 

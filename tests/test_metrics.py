@@ -58,3 +58,12 @@ def test_plcc_loss_is_differentiable_and_zero_for_linear_maps():
 def test_metrics_refuse_mismatched_lengths():
     with pytest.raises(ValueError, match="differ in length"):
         metrics.srcc([1, 2, 3], [1, 2])
+
+
+def test_correlations_with_a_constant_are_undefined_not_zero():
+    true, constant = np.arange(6.0), np.full(6, 2.5)
+    numbers = metrics.all_metrics(true, constant)
+    for key in ("srcc", "plcc", "krcc", "main_score"):
+        assert np.isnan(numbers[key]), key
+    assert numbers["rmse"] == pytest.approx(np.sqrt(np.mean((true - 2.5) ** 2)))
+    assert np.isnan(metrics.srcc(constant, true))

@@ -211,3 +211,25 @@ def test_diagram_reads_stages_and_wiring_from_the_model(tmp_path):
     assert layout.diffs == {"diff1": "f4", "diff2": "f3", "diff3": "f2", "diff4": "f1"}
     path = draw(model, tmp_path / "figure.png")
     assert path.stat().st_size > 10_000
+
+
+# The original implementation's parameter counts at its settings (288 x 288 inputs).
+ORIGINAL_PARAMETERS = {"simple_pretrain": 839_039, "simple2_pretrain": 1_503_759, "bn_pretrain": 1_504_943,
+                       "attention_pretrain": 529_103, "tiled_pretrain": 373_902}
+
+
+@pytest.mark.parametrize("name", ORIGINAL_PARAMETERS)
+def test_original_configs_build_with_the_original_parameter_counts(name, repo_root):
+    from asna.config import load_config
+
+    for stage in ("pretrain", "pipal"):  # fine-tuning must load the pre-trained weights: same network
+        config = load_config(repo_root / "configs" / f"{name.replace('pretrain', stage)}.txt")
+        assert build_model(config.model).count_params() == ORIGINAL_PARAMETERS[name], stage
+
+
+def test_bn_has_no_batch_norm_after_the_strided_convolutions():
+    model = build_model(small("bn"))
+    names = {layer.name for layer in model.layers}
+    assert {"down1_conv", "down2_conv"} <= names
+    assert not {"down1_bn", "down2_bn"} & names
+    assert "f1_bn" in {layer.name for layer in model.get_layer("encoder").layers} and "dec1_bn" in names

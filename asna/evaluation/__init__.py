@@ -7,7 +7,8 @@ second, before the models load):
   ``.json`` once, fits images to the input size, runs test-time augmentation,
   averages an ensemble and maps scores back to the dataset's scale;
 * ``tta``     — the test-time augmentation variants (``full``, ``flips``, ``none``);
-* ``classic`` — PSNR, SSIM and MS-SSIM per pair, the baselines of the report;
+* ``classic`` — PSNR, SSIM, MS-SSIM, GMSD and HaarPSI per pair, the baselines of the report;
+* ``similarity`` — GMSD and HaarPSI written from their papers;
 * ``folders`` — challenge-style folders (``Ref/A0001.bmp``, ``Dis/A0001_TT_LL.bmp``) and label files;
 * ``report``  — metrics per method, the table, JSON, CSV and scatter plot.
 

@@ -1,4 +1,4 @@
-"""PSNR, SSIM and MS-SSIM per pair: the classic baselines the models are compared with.
+"""PSNR, SSIM, MS-SSIM, GMSD and HaarPSI per pair: the hand-crafted baselines of every report.
 
 Computed with ``tf.image`` on the RGB images as given (pixel range 0-255, the
 mean over the three channels), on the same pairs the models score: the stored
@@ -13,6 +13,9 @@ S x S images of an HDF5 file, or the whole images of a folder.
   side, still holds the 11-pixel window). Smaller images use as many scales as
   fit, with the first weights renormalised to sum to 1 (e.g. 32 x 32: 2 scales,
   weights 0.136 and 0.864); below 11 pixels, NaN.
+* GMSD and HaarPSI are defined in :mod:`asna.evaluation.similarity`. GMSD is a
+  distortion (0 for identical images, larger is worse); the others grow with
+  quality.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import numpy as np
 PSNR_CAP = 100.0
 SSIM_WINDOW = 11
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
-METHODS = ("psnr", "ssim", "ms_ssim")
+METHODS = ("psnr", "ssim", "ms_ssim", "gmsd", "haarpsi")
 
 
 def ms_ssim_scales(height: int, width: int) -> int:
@@ -44,22 +47,26 @@ def power_factors(scales: int) -> tuple[float, ...]:
 
 
 def classic_scores(reference_batch: np.ndarray, distorted_batch: np.ndarray) -> dict[str, np.ndarray]:
-    """PSNR, SSIM and MS-SSIM of a batch of equally sized pairs, (N,) each."""
+    """Every method in ``METHODS`` for a batch of equally sized pairs, (N,) each."""
     import tensorflow as tf
+
+    from asna.evaluation.similarity import gmsd, haarpsi
 
     references = tf.convert_to_tensor(np.asarray(reference_batch), dtype=tf.float32)
     distorted = tf.convert_to_tensor(np.asarray(distorted_batch), dtype=tf.float32)
     count, height, width = references.shape[:3]
     psnr = np.minimum(tf.image.psnr(references, distorted, max_val=255.0).numpy(), PSNR_CAP)
+    similarity = {"gmsd": gmsd(reference_batch, distorted_batch),
+                  "haarpsi": haarpsi(reference_batch, distorted_batch)}
     nan = np.full(count, np.nan)
     if min(height, width) < SSIM_WINDOW:
-        return {"psnr": psnr, "ssim": nan, "ms_ssim": nan.copy()}
+        return {"psnr": psnr.astype(np.float64), "ssim": nan, "ms_ssim": nan.copy(), **similarity}
     ssim = tf.image.ssim(references, distorted, max_val=255.0).numpy()
     factors = power_factors(ms_ssim_scales(height, width))
     ms_ssim = tf.image.ssim_multiscale(references, distorted, max_val=255.0,
                                        power_factors=factors).numpy()
     return {"psnr": psnr.astype(np.float64), "ssim": ssim.astype(np.float64),
-            "ms_ssim": ms_ssim.astype(np.float64)}
+            "ms_ssim": ms_ssim.astype(np.float64), **similarity}
 
 
 def classic_scores_for_pairs(references: Sequence[np.ndarray],

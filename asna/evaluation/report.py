@@ -1,18 +1,27 @@
-"""The labelled-set report: models against PSNR, SSIM and MS-SSIM on the same pairs.
+"""The labelled-set report: models against PSNR, SSIM, MS-SSIM, GMSD and HaarPSI on the same pairs.
 
 For every method: SRCC, PLCC, KRCC, RMSE and the challenge's main score
 (SRCC + PLCC), computed once over all pairs against the true scores (the HDF5
 file's raw ``mos``, or the label file's scores).
 
-* Correlations are reported as computed. PSNR, SSIM and MS-SSIM grow with
-  quality, like MOS, so they correlate positively with it; a dataset whose
-  labels grow with damage (a DMOS) gives every method a negative sign.
+* Every method's correlations are those of a value that grows with quality:
+  PSNR, SSIM, MS-SSIM and HaarPSI as computed, GMSD (a distortion, 0 for
+  identical images) negated, so the table, JSON and scatter titles give the
+  figures of -GMSD and a good GMSD correlates positively with MOS like the
+  rest. The per-pair CSV keeps the raw GMSD. A dataset whose labels grow with
+  damage (a DMOS) gives every method a negative sign.
+* An undefined number (a correlation with constant scores) is NaN in memory,
+  ``n/a`` in the table and ``null`` in JSON.
+* A file that mixes sources (e.g. PieAPP 0-1 with TID 0-9) gets each source's
+  figures beside the pooled ones: the JSON holds a ``by_source`` block
+  ``{source: {method: numbers}}`` and the table one section per source, since
+  offsets between the scales dominate pooled figures.
 * The models' RMSE is on the dataset's scale (their scores are mapped back with
   the sidecar standardisation). A classic metric lives on its own scale, so its
   RMSE is reported after a least-squares linear fit of the metric to the true
   scores (which leaves its correlations unchanged).
 * A method that has no value for some pair (SSIM and MS-SSIM of images under
-  11 pixels) gets null for every number.
+  11 pixels) gets NaN (null) for every number.
 
 Outputs: a table on screen; ``--json`` a block per method; ``--csv`` one row per
 pair; ``--plot`` one scatter panel per method. Every file is written under a
@@ -34,9 +43,13 @@ from asna import metrics
 from asna.errors import UserError
 from asna.paths import atomic_write
 
-METHODS = ("model", "psnr", "ssim", "ms_ssim")
+METHODS = ("model", "psnr", "ssim", "ms_ssim", "gmsd", "haarpsi")
 METRIC_KEYS = ("srcc", "plcc", "krcc", "rmse", "main_score")
-LABELS = {"model": "model score", "psnr": "PSNR (dB)", "ssim": "SSIM", "ms_ssim": "MS-SSIM"}
+LABELS = {"model": "model score", "psnr": "PSNR (dB)", "ssim": "SSIM", "ms_ssim": "MS-SSIM",
+          "gmsd": "GMSD (lower = better)", "haarpsi": "HaarPSI"}
+ROW_NAMES = {"gmsd": "-gmsd"}  # the table shows the figures of the value it correlates
+SIGNS = {"gmsd": -1.0}  # distortions are negated so every method's correlations grow with quality
+BY_SOURCE = "by_source"
 
 Batches = Callable[[int], Iterator[tuple[Sequence[np.ndarray], Sequence[np.ndarray]]]]
 
@@ -51,33 +64,68 @@ def linear_fit_rmse(y_true: np.ndarray, values: np.ndarray) -> float:
     return metrics.rmse(y_true, design @ coefficients)
 
 
-def method_metrics(y_true: np.ndarray, values: np.ndarray, fit_rmse: bool) -> dict[str, float | None]:
-    """The five numbers of one method; all null when a value is missing."""
+def method_metrics(y_true: np.ndarray, values: np.ndarray, fit_rmse: bool) -> dict[str, float]:
+    """The five numbers of one method; all NaN when a value is missing or there are under 2 pairs."""
     values = np.asarray(values, dtype=np.float64)
-    if not np.all(np.isfinite(values)):
-        return dict.fromkeys(METRIC_KEYS)
-    result: dict[str, float | None] = dict(metrics.all_metrics(y_true, values))
+    if not np.all(np.isfinite(values)) or len(values) < 2:
+        return dict.fromkeys(METRIC_KEYS, float("nan"))
+    result = dict(metrics.all_metrics(y_true, values))
     if fit_rmse:
         result["rmse"] = linear_fit_rmse(y_true, values)
     return result
 
 
-def build_report(y_true: np.ndarray, predictions: dict[str, np.ndarray]) -> dict[str, dict]:
+def oriented(method: str, values: np.ndarray) -> np.ndarray:
+    """The values a method's correlations are computed on: distortions negated."""
+    return SIGNS.get(method, 1.0) * np.asarray(values, dtype=np.float64)
+
+
+def method_blocks(y_true: np.ndarray, predictions: dict[str, np.ndarray]) -> dict[str, dict]:
     """``{method: {srcc, plcc, krcc, rmse, main_score}}`` for the methods in ``METHODS`` order."""
-    return {method: method_metrics(y_true, predictions[method], fit_rmse=method != "model")
+    return {method: method_metrics(y_true, oriented(method, predictions[method]), fit_rmse=method != "model")
             for method in METHODS if method in predictions}
 
 
-def format_table(report: dict[str, dict], pairs: int) -> str:
-    """A fixed-width table; classic RMSE is marked as fitted."""
-    lines = [f"{pairs} pairs",
-             f"{'method':<9} {'SRCC':>8} {'PLCC':>8} {'KRCC':>8} {'RMSE':>11} {'main score':>11}"]
-    for method, numbers in report.items():
-        cells = ["n/a" if numbers[key] is None else f"{numbers[key]:.4f}" for key in METRIC_KEYS]
-        mark = "*" if method != "model" and numbers["rmse"] is not None else " "
-        lines.append(f"{method:<9} {cells[0]:>8} {cells[1]:>8} {cells[2]:>8} {cells[3]:>10}{mark} "
-                     f"{cells[4]:>11}")
+def build_report(y_true: np.ndarray, predictions: dict[str, np.ndarray],
+                 sources: Sequence[str] | None = None) -> dict[str, dict]:
+    """The pooled blocks of :func:`method_blocks`, plus ``by_source`` when ``sources`` has several."""
+    report = method_blocks(y_true, predictions)
+    names = sorted(set(sources)) if sources is not None else []
+    if len(names) > 1:
+        labels = np.asarray(sources)
+        report[BY_SOURCE] = {
+            name: method_blocks(np.asarray(y_true)[labels == name],
+                                {method: np.asarray(values)[labels == name]
+                                 for method, values in predictions.items()})
+            for name in names}
+    return report
+
+
+def _cell(value: float | None) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.4f}"
+
+
+def _table_rows(blocks: dict[str, dict]) -> list[str]:
+    lines = [f"{'method':<9} {'SRCC':>8} {'PLCC':>8} {'KRCC':>8} {'RMSE':>11} {'main score':>11}"]
+    for method, numbers in blocks.items():
+        cells = [_cell(numbers[key]) for key in METRIC_KEYS]
+        mark = "*" if method != "model" and cells[3] != "n/a" else " "
+        lines.append(f"{ROW_NAMES.get(method, method):<9} {cells[0]:>8} {cells[1]:>8} {cells[2]:>8} "
+                     f"{cells[3]:>10}{mark} {cells[4]:>11}")
+    return lines
+
+
+def format_table(report: dict[str, dict], pairs: int, sources: Sequence[str] | None = None) -> str:
+    """A fixed-width table (pooled, then one per source when there are several); fitted RMSE marked."""
+    pooled = {method: numbers for method, numbers in report.items() if method != BY_SOURCE}
+    title = f"{pairs} pairs" + (", all sources pooled" if BY_SOURCE in report else "")
+    lines = [title, *_table_rows(pooled)]
+    for name, blocks in report.get(BY_SOURCE, {}).items():
+        count = f"{list(sources).count(name)} pairs" if sources is not None else "pairs"
+        lines += ["", f"source {name} ({count})", *_table_rows(blocks)]
     lines.append("* RMSE after a least-squares linear fit of the metric to the true scores")
+    if "gmsd" in pooled:
+        lines.append("-gmsd: GMSD is a distortion (lower = better); its figures are those of -GMSD")
     return "\n".join(lines)
 
 
@@ -131,11 +179,12 @@ def plot_scatter(path: str | os.PathLike, y_true: np.ndarray, predictions: dict[
     figure, axes = plt.subplots(1, len(methods), figsize=(4 * len(methods), 3.8), squeeze=False)
     for axis, method in zip(axes[0], methods):
         numbers = report[method]
-        if numbers["srcc"] is None:
+        if _cell(numbers["srcc"]) == "n/a":
             axis.text(0.5, 0.5, "not available", ha="center", va="center", transform=axis.transAxes)
         else:
             axis.scatter(predictions[method], y_true, s=8, alpha=0.6)
-            axis.set_title(f"{method}: SRCC {numbers['srcc']:.3f}, PLCC {numbers['plcc']:.3f}", fontsize=10)
+            axis.set_title(f"{ROW_NAMES.get(method, method)}: SRCC {numbers['srcc']:.3f}, "
+                           f"PLCC {numbers['plcc']:.3f}", fontsize=10)
         axis.set(xlabel=LABELS[method], ylabel="true score")
     if title:
         figure.suptitle(title)
@@ -262,9 +311,9 @@ def run_dataset(data_file: str | None, ref_dir: str | None, dis_dir: str | None,
     check_sources(infos, [scale_source] if scale_source or data.sources is None else data.sources)
     scorer = QualityScorer.load(infos, batch_size)
     predictions = score_set(scorer, data, tta, fit, scale_source)
-    report = build_report(data.mos, predictions)
+    report = build_report(data.mos, predictions, data.sources)
     print(f"{data.where}: {len(infos)} model(s), TTA {tta}")
-    print(format_table(report, len(data.names)))
+    print(format_table(report, len(data.names), data.sources))
     if json_path:
         print(f"wrote {write_json(json_path, report)}")
     if csv_path:

@@ -5,8 +5,9 @@ Neural Network with Surrogate Ranking Loss function for Perceptual Image Quality
 Assessment", CVPR Workshops (NTIRE), 2021.
 
 ``build_model(cfg.model)`` picks the builder from ``network``. Importing this
-package registers the custom layers, so ``keras.models.load_model(path)``
-reloads a saved ``.keras`` model without ``custom_objects``.
+package registers the custom layers, the training loss and the logged metrics,
+so ``keras.models.load_model(path)`` reloads a saved ``.keras`` model, compiled
+as training left it, without ``custom_objects``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Callable
 
 import keras
 
+import asna.losses  # noqa: F401  (registers the loss and the logged metrics for load_model)
 from asna.config import NETWORKS
 from asna.models.attention import build_attention
 from asna.models.blocks import ModelParams

@@ -27,9 +27,13 @@ def siamese_difference(params: ModelParams, batch_norm: bool) -> tuple[list, Any
 
 
 def _plain(params: ModelParams, network: str, batch_norm: bool) -> keras.Model:
-    """The simple trunk (with or without BatchNorm), down-sampling and a sigmoid head."""
+    """The simple trunk (with or without BatchNorm), down-sampling and a sigmoid head.
+
+    The two strided down-sampling convolutions never get BatchNorm, as in the
+    original BN network (1,504,943 parameters at the original's settings).
+    """
     inputs, x = siamese_difference(params, batch_norm=batch_norm)
-    x = blocks.downsample(x, (params.nfs[8], params.nfs[9]), params, batch_norm=batch_norm)
+    x = blocks.downsample(x, (params.nfs[8], params.nfs[9]), params, batch_norm=False)
     return keras.Model(inputs, blocks.head(x, params, "sigmoid"), name=f"asna_{network}")
 
 

@@ -1,8 +1,12 @@
 """A ranker that needs no training: the soft rank of every element.
 
-``rank_i = 1/2 + sum_j sigmoid((x_i - x_j) / temperature)``; the ``j = i`` term
-adds 1/2, so exact ranks 1..L come out as the temperature goes to zero. It works
-for any batch size, unlike the learned ranker's fixed length.
+``rank_i = 1/2 + sum_j sigmoid((z_i - z_j) / temperature)`` with ``z`` the values
+standardised along the ranked axis (``(x - mean) / (std + 1e-6)``); the ``j = i``
+term adds 1/2, so exact ranks 1..L come out as the temperature goes to zero.
+Standardising first makes the temperature relative to the spread of the values,
+so predictions with a standard deviation of 0.01 are ranked as sharply as ones
+with 1 (ranks never change under a positive affine map). It works for any batch
+size, unlike the learned ranker's fixed length.
 """
 
 from __future__ import annotations
@@ -10,10 +14,14 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+STANDARDIZE_EPSILON = 1e-6
+
 
 def soft_rank(values: tf.Tensor, temperature: float) -> tf.Tensor:
     """Soft ranks along the last axis of ``values`` (any leading shape)."""
     values = tf.cast(values, tf.float32)
+    mean, variance = tf.nn.moments(values, axes=[-1], keepdims=True)
+    values = (values - mean) / (tf.sqrt(variance) + STANDARDIZE_EPSILON)
     differences = (values[..., :, None] - values[..., None, :]) / temperature
     return 0.5 + tf.reduce_sum(tf.sigmoid(differences), axis=-1)
 

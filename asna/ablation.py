@@ -1,0 +1,311 @@
+"""The ablation grid: which network and which loss terms help, over several seeds.
+
+Each cell (network, loss, seed) starts from ``configs/<network>_synthetic.txt``,
+trains on ``synthetic_train.h5``, keeps the checkpoint with the best validation
+loss on ``synthetic_val.h5``, and scores that model on ``synthetic_test.h5`` and
+``synthetic_xtest.h5`` (the test photographs distorted by other code). Losses:
+
+* ``mse``       the MSE term alone (``mse_factor = 1``, no rank term);
+* ``mse_plcc``  the config's MSE/PLCC mix without a rank term (a config whose
+  ``mse_factor`` is 1 has no mix, so ``PLCC_MIX`` is used);
+* ``learned``   ``mse_plcc`` plus the rank term with the learned ranker;
+* ``softrank``  ``mse_plcc`` plus the rank term with the soft rank
+  (both at the config's ``spearman_factor``).
+
+``results.csv`` gets one row per finished cell, rewritten atomically after
+each, so an interrupted grid resumes where it stopped: cells already there are
+skipped. ``settings.json`` records the image size, schedule and data folder;
+a run with other settings into the same folder is refused, so every row of
+one folder is comparable. ``summary.md`` gives mean +- sd per cell beside the hand-crafted
+baselines on the same files, and ``ablation.png`` plots the means with the sd
+as error bars.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from asna.config import NETWORKS, Config, load_config
+from asna.errors import UserError
+from asna.paths import REPO_ROOT, atomic_write
+
+LOSSES = ("mse", "mse_plcc", "learned", "softrank")
+SPLITS = ("train", "val", "test", "xtest")
+COLUMNS = ("network", "loss", "seed", "val_srcc", "test_srcc", "test_plcc", "xtest_srcc", "seconds")
+PLCC_MIX = 0.5  # the original BN / second simple set's pre-training mix
+BASELINES = ("psnr", "ssim", "ms_ssim", "gmsd", "haarpsi")
+RESULTS, SUMMARY, PLOT, BASELINE_FILE = "results.csv", "summary.md", "ablation.png", "baselines.json"
+SETTINGS = "settings.json"
+BASELINE_LINES = (("gmsd", "-GMSD", "--"), ("haarpsi", "HaarPSI", ":"), ("ms_ssim", "MS-SSIM", "-."))
+
+
+@dataclass(frozen=True)
+class Grid:
+    """What to run and where: the command line of ``benchmarks/ablation.py``."""
+
+    networks: tuple[str, ...]
+    losses: tuple[str, ...]
+    seeds: int
+    image_size: int
+    epochs: int
+    steps_per_epoch: int
+    data_dir: Path
+    out: Path
+
+    def data_file(self, split: str) -> Path:
+        return self.data_dir / f"synthetic_{split}.h5"
+
+    def settings(self) -> dict:
+        """What makes cells comparable: every cell in one folder shares these."""
+        return {"image_size": self.image_size, "epochs": self.epochs,
+                "steps_per_epoch": self.steps_per_epoch, "data_dir": str(self.data_dir.resolve())}
+
+    def cells(self) -> list[tuple[str, str, int]]:
+        return [(network, loss, seed) for network in self.networks for loss in self.losses
+                for seed in range(self.seeds)]
+
+
+def parse_names(text: str, known: Sequence[str], option: str) -> tuple[str, ...]:
+    """A comma-separated list of names, each one of ``known``."""
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in known]
+    if not names or unknown:
+        raise UserError(f"{option} {text!r}: expected a comma-separated list of {', '.join(known)}")
+    return names
+
+
+def check_data(grid: Grid) -> None:
+    """Every split file exists and holds pairs of the grid's image size."""
+    from asna.data.pipeline import file_info
+
+    for split in SPLITS:
+        path = grid.data_file(split)
+        if not path.is_file():
+            raise UserError(f"{path}: not found; make the four synthetic files with "
+                            f"python prepare_dataset/create_data_synthetic.py --out {grid.data_dir}")
+        size = file_info(path).image_size
+        if size != grid.image_size:
+            raise UserError(f"{path}: holds {size} x {size} pairs; set --image-size {size} "
+                            f"or prepare the data at {grid.image_size}")
+
+
+def check_settings(grid: Grid) -> None:
+    """Resume only a grid run with the same size, schedule and data; record them on the first run."""
+    import json
+
+    path = grid.out / SETTINGS
+    if path.exists():
+        kept = json.loads(path.read_text())
+        if kept != grid.settings():
+            changed = ", ".join(f"{key} {kept.get(key)} -> {value}" for key, value in grid.settings().items()
+                                if kept.get(key) != value)
+            raise UserError(f"{grid.out}: holds a grid run with other settings ({changed}); "
+                            f"choose another --out or rerun with the same settings to resume")
+        return
+    text = json.dumps(grid.settings(), indent=2) + "\n"
+    atomic_write(path, lambda temporary: temporary.write_text(text))
+
+
+def cell_config(grid: Grid, network: str, loss: str, seed: int) -> Config:
+    """The network's synthetic config with the grid's data, size, schedule, seed and loss."""
+    source = REPO_ROOT / "configs" / f"{network}_synthetic.txt"
+    base = load_config(source)
+    mix = base.loss.mse_factor if base.loss.mse_factor < 1 else PLCC_MIX
+    loss_keys = {"mse": ["loss.mse_factor=1.0", "loss.spearman_factor=0.0"],
+                 "mse_plcc": [f"loss.mse_factor={mix}", "loss.spearman_factor=0.0"],
+                 "learned": [f"loss.mse_factor={mix}", "loss.ranker=learned"],
+                 "softrank": [f"loss.mse_factor={mix}", "loss.ranker=softrank"]}[loss]
+    run = grid.out / "runs" / f"{network}_{loss}_seed{seed}" / "model.keras"
+    overrides = [f"data.train='{grid.data_file('train')}'", f"data.val='{grid.data_file('val')}'",
+                 f"model.image_size={grid.image_size}", f"training.epochs={grid.epochs}",
+                 f"training.steps_per_epoch={grid.steps_per_epoch}", f"training.seed={seed}",
+                 f"training.model_path='{run}'", *loss_keys]
+    if network == "tiled" and grid.image_size % base.model.tile_size:
+        overrides.append(f"model.tile_size={grid.image_size}")
+    return load_config(source, overrides)
+
+
+def score_file(model, path: Path, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """The model's scores of every pair of a prepared file and the file's raw MOS."""
+    from asna.data.layout import DISTORTED, REFERENCE, open_pairs
+
+    scores = []
+    with open_pairs(path) as handle:
+        mos = handle["mos"][:].astype(np.float64)
+        for start in range(0, len(mos), batch_size):
+            block = handle["x"][start:start + batch_size]
+            scores.append(np.asarray(model.predict_on_batch([block[:, REFERENCE], block[:, DISTORTED]])))
+    return np.concatenate(scores).reshape(-1), mos
+
+
+def run_cell(grid: Grid, network: str, loss: str, seed: int) -> dict:
+    """Train one cell and score its best checkpoint on val, test and xtest."""
+    import keras
+
+    from asna import metrics
+    from asna.training import train
+
+    started = time.perf_counter()
+    keras.backend.clear_session()
+    model_path = train(network, cell_config(grid, network, loss, seed), overwrite=True)
+    model = keras.models.load_model(model_path, compile=False)
+    row: dict = {"network": network, "loss": loss, "seed": seed}
+    for split in ("val", "test", "xtest"):
+        scores, mos = score_file(model, grid.data_file(split))
+        row[f"{split}_srcc"] = metrics.srcc(mos, scores)
+        if split == "test":
+            row["test_plcc"] = metrics.plcc(mos, scores)
+    row["seconds"] = time.perf_counter() - started
+    return row
+
+
+def read_results(path: Path):
+    """The finished cells so far (an empty table when there are none)."""
+    import pandas as pd
+
+    if not path.exists():
+        return pd.DataFrame(columns=list(COLUMNS))
+    table = pd.read_csv(path)
+    if list(table.columns) != list(COLUMNS):
+        raise UserError(f"{path}: not an ablation results file (columns {', '.join(table.columns)}); "
+                        f"choose another --out")
+    return table
+
+
+def write_results(path: Path, table) -> None:
+    atomic_write(path, lambda temporary: table.to_csv(temporary, index=False, float_format="%.6f"))
+
+
+def baseline_srcc(grid: Grid) -> dict[str, dict[str, float]]:
+    """``{split: {method: SRCC}}`` of the hand-crafted metrics on test and xtest (cached in OUT)."""
+    import json
+
+    cache = grid.out / BASELINE_FILE
+    if cache.exists():
+        return json.loads(cache.read_text())
+    from asna.evaluation.classic import classic_scores_for_pairs
+    from asna.evaluation.report import hdf5_set, method_blocks
+
+    result = {}
+    for split in ("test", "xtest"):
+        data = hdf5_set(grid.data_file(split))
+        columns: dict[str, list] = {method: [] for method in BASELINES}
+        for references, distorted in data.batches(64):
+            scores = classic_scores_for_pairs(list(references), list(distorted))
+            for method in BASELINES:
+                columns[method].append(scores[method])
+        blocks = method_blocks(data.mos, {m: np.concatenate(v) for m, v in columns.items()})
+        result[split] = {method: blocks[method]["srcc"] for method in BASELINES}
+    text = json.dumps(result, indent=2, allow_nan=True) + "\n"
+    atomic_write(cache, lambda temporary: temporary.write_text(text))
+    return result
+
+
+def cell_statistics(table):
+    """Mean and sd (ddof 1; 0 with one seed) of every figure per (network, loss), grid order kept."""
+    figures = ["val_srcc", "test_srcc", "test_plcc", "xtest_srcc", "seconds"]
+    grouped = table.groupby(["network", "loss"], sort=False)[figures]
+    return grouped.mean(), grouped.std(ddof=1).fillna(0.0), grouped.size()
+
+
+def _mean_sd(mean: float, sd: float) -> str:
+    return "n/a" if not math.isfinite(mean) else f"{mean:.3f} ± {sd:.3f}"
+
+
+def _above(mean: float, baseline: float | None) -> str:
+    """``yes``/``no``: is a cell's mean SRCC above the baseline's (``n/a`` when either is undefined)?"""
+    if baseline is None or not (math.isfinite(mean) and math.isfinite(baseline)):
+        return "n/a"
+    return "yes" if mean > baseline else "no"
+
+
+def summary_markdown(grid: Grid, table, baselines: dict[str, dict[str, float]]) -> str:
+    """The summary: one row per cell (mean ± sd over seeds), then the baselines."""
+    means, sds, counts = cell_statistics(table)
+    lines = [f"# Ablation: {grid.image_size} px, {grid.epochs} epoch(s) of {grid.steps_per_epoch} steps",
+             "", f"Data: `{grid.data_dir}`. SRCC/PLCC against the files' MOS; mean ± sd over seeds "
+             "(sd 0 with one seed). Each model is the checkpoint with the best validation loss.", "",
+             "| network | loss | seeds | val SRCC | test SRCC | test PLCC | xtest SRCC | mean above -GMSD "
+             "(test / xtest) | minutes |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    gmsd = baselines["test"]["gmsd"], baselines["xtest"]["gmsd"]
+    for key in means.index:
+        m, s = means.loc[key], sds.loc[key]
+        above = " / ".join(_above(mean, base) for mean, base in zip((m.test_srcc, m.xtest_srcc), gmsd))
+        lines.append(f"| {key[0]} | {key[1]} | {counts.loc[key]} | {_mean_sd(m.val_srcc, s.val_srcc)} | "
+                     f"{_mean_sd(m.test_srcc, s.test_srcc)} | {_mean_sd(m.test_plcc, s.test_plcc)} | "
+                     f"{_mean_sd(m.xtest_srcc, s.xtest_srcc)} | {above} | {m.seconds / 60:.1f} |")
+    lines += ["", "Hand-crafted baselines on the same pairs (GMSD's SRCC is that of -GMSD, "
+              "since GMSD falls as quality rises):", "", "| method | test SRCC | xtest SRCC |", "|---|---|---|"]
+    for method in BASELINES:
+        test, xtest = baselines["test"][method], baselines["xtest"][method]
+        cells = ["n/a" if value is None or not math.isfinite(value) else f"{value:.3f}" for value in (test, xtest)]
+        lines.append(f"| {method} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_grid(path: Path, table, baselines: dict[str, dict[str, float]]) -> Path:
+    """Test and xtest SRCC per network, one bar per loss, sd error bars, baselines as lines."""
+    import matplotlib.pyplot as plt
+
+    from asna.plots import save_figure
+
+    means, sds, _ = cell_statistics(table)
+    networks = list(dict.fromkeys(key[0] for key in means.index))
+    losses = list(dict.fromkeys(key[1] for key in means.index))
+    width = 0.8 / len(losses)
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
+    for axis, split in zip(axes, ("test", "xtest")):
+        column = f"{split}_srcc"
+        for index, loss in enumerate(losses):
+            keys = [(network, loss) for network in networks]
+            present = [key in means.index for key in keys]
+            heights = [means.loc[key, column] if ok else np.nan for key, ok in zip(keys, present)]
+            errors = [sds.loc[key, column] if ok else 0.0 for key, ok in zip(keys, present)]
+            positions = np.arange(len(networks)) + (index - (len(losses) - 1) / 2) * width
+            axis.bar(positions, heights, width, yerr=errors, capsize=3, label=loss)
+        for method, name, style in BASELINE_LINES:
+            value = baselines[split].get(method)
+            if value is not None and math.isfinite(value):
+                axis.axhline(value, color="black", linestyle=style, linewidth=1, label=name)
+        axis.set_xticks(np.arange(len(networks)), networks)
+        axis.set(title=f"{split} SRCC (mean ± sd over seeds)", ylabel="SRCC")
+    axes[1].legend(fontsize=8, loc="lower right")
+    return save_figure(figure, path)
+
+
+def write_reports(grid: Grid, table) -> None:
+    """Summary and plot from the results so far."""
+    baselines = baseline_srcc(grid)
+    text = summary_markdown(grid, table, baselines)
+    atomic_write(grid.out / SUMMARY, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+    plot_grid(grid.out / PLOT, table, baselines)
+
+
+def run_grid(grid: Grid) -> Path:
+    """Run every cell not yet in ``results.csv``; returns the results file."""
+    import pandas as pd
+
+    check_data(grid)
+    results = grid.out / RESULTS
+    table = read_results(results)
+    check_settings(grid)
+    done = {(row.network, row.loss, int(row.seed)) for row in table.itertuples()}
+    todo = [cell for cell in grid.cells() if cell not in done]
+    print(f"ablation: {len(grid.cells())} cells, {len(grid.cells()) - len(todo)} already in {results}")
+    for count, (network, loss, seed) in enumerate(todo, start=1):
+        print(f"\n=== cell {count}/{len(todo)}: {network}, {loss}, seed {seed}")
+        row = run_cell(grid, network, loss, seed)
+        table = pd.concat([table, pd.DataFrame([row])], ignore_index=True) if len(table) else pd.DataFrame([row])
+        write_results(results, table[list(COLUMNS)])
+        print("  " + ", ".join(f"{key} {row[key]:.4f}" for key in COLUMNS[3:]))
+    if len(table):
+        write_reports(grid, table)
+        print(f"wrote {results}, {grid.out / SUMMARY} and {grid.out / PLOT}")
+    return results

@@ -1,0 +1,79 @@
+"""The ablation runner end to end on 16 px pairs: results, summary, plot, resume, bad input."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from asna.ablation import COLUMNS, Grid, cell_config, parse_names, run_grid
+from asna.errors import UserError
+from conftest import error_lines, run_script, write_tiny_pairs
+
+SIZE = 16
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("synthetic")
+    for seed, (split, count) in enumerate((("train", 32), ("val", 20), ("test", 20), ("xtest", 20))):
+        write_tiny_pairs(folder / f"synthetic_{split}.h5", count, image_size=SIZE, seed=seed)
+    return folder
+
+
+def grid(data_dir, out, networks=("simple",), losses=("mse", "softrank")) -> Grid:
+    return Grid(networks=networks, losses=losses, seeds=1, image_size=SIZE, epochs=1, steps_per_epoch=2,
+                data_dir=data_dir, out=out)
+
+
+def test_runs_the_grid_writes_every_output_and_resumes(data_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    results = run_grid(grid(data_dir, out))
+    table = pd.read_csv(results)
+    assert list(table.columns) == list(COLUMNS)
+    assert [tuple(row) for row in table[["network", "loss", "seed"]].itertuples(index=False)] == [
+        ("simple", "mse", 0), ("simple", "softrank", 0)]
+    assert table[["val_srcc", "test_srcc", "test_plcc", "xtest_srcc"]].abs().le(1).all().all()
+    assert (table["seconds"] > 0).all()
+    summary = (out / "summary.md").read_text()
+    assert "| simple | softrank | 1 |" in summary and "| gmsd |" in summary and "± 0.000" in summary
+    assert summary.count(" / no |") + summary.count(" / yes |") == 2  # each cell set beside -GMSD
+    assert (out / "ablation.png").stat().st_size > 0
+    assert not list(out.glob(".*partial*"))
+    capsys.readouterr()
+
+    before = (out / "results.csv").read_text()
+    run_grid(grid(data_dir, out, losses=("mse", "softrank", "mse_plcc")))  # one new cell only
+    assert "2 already in" in capsys.readouterr().out
+    after = pd.read_csv(out / "results.csv")
+    assert len(after) == 3 and after["loss"].tolist()[-1] == "mse_plcc"
+    assert (out / "results.csv").read_text().startswith(before.rstrip("\n").split("\n")[0])
+    assert after.iloc[:2].equals(pd.read_csv(pd.io.common.StringIO(before)))
+    changed = Grid(("simple",), ("mse",), 1, SIZE, 2, 2, data_dir, out)  # two epochs: not comparable
+    with pytest.raises(UserError, match="other settings \\(epochs 1 -> 2\\)"):
+        run_grid(changed)
+
+
+def test_cell_configs_set_the_loss_terms(data_dir, tmp_path):
+    settings = grid(data_dir, tmp_path, networks=("bn",))
+    mse, mix = cell_config(settings, "bn", "mse", 0).loss, cell_config(settings, "bn", "mse_plcc", 0).loss
+    learned, soft = cell_config(settings, "bn", "learned", 2).loss, cell_config(settings, "bn", "softrank", 0).loss
+    assert (mse.mse_factor, mse.spearman_factor) == (1.0, 0.0)
+    assert mix.mse_factor < 1.0 and mix.spearman_factor == 0.0
+    assert learned.ranker == "learned" and soft.ranker == "softrank"
+    assert learned.spearman_factor > 0 and learned.mse_factor == mix.mse_factor
+    config = cell_config(settings, "tiled", "mse", 1)
+    assert config.model.image_size == SIZE and SIZE % config.model.tile_size == 0
+    assert config.training.seed == 1 and config.training.steps_per_epoch == 2
+
+
+def test_bad_input_is_one_line(data_dir, tmp_path):
+    with pytest.raises(UserError, match="expected a comma-separated list"):
+        parse_names("simple,vgg", ("simple", "bn"), "--networks")
+    result = run_script("benchmarks/ablation.py", "--data-dir", str(tmp_path / "none"), "--out", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert error_lines(result) == [f"error: {tmp_path / 'none' / 'synthetic_train.h5'}: not found; make the four "
+                                   f"synthetic files with python prepare_dataset/create_data_synthetic.py "
+                                   f"--out {tmp_path / 'none'}"]
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(UserError, match="holds 16 x 16 pairs; set --image-size 16"):
+        run_grid(Grid(("simple",), ("mse",), 1, 32, 1, 1, data_dir, tmp_path / "o2"))
