@@ -176,18 +176,27 @@ def ordered_windows(source: PairSource, blocks: Blocks) -> Iterator[Window]:
 
 
 def shuffled_windows(source: PairSource, blocks: Blocks, window_blocks: int, seed: int, stream: int,
-                     epochs: Iterator[int], orient: bool) -> Iterator[Window]:
-    """Training: per epoch, windows of random blocks, a random order and augmentation per pair."""
+                     epochs: Iterator[int], orient: bool, skip_pairs: int = 0) -> Iterator[Window]:
+    """Training: per epoch, windows of random blocks, a random order and augmentation per pair.
+
+    ``skip_pairs``: leave out the stream's first pairs (a resumed run goes on
+    where it stopped); their random choices are drawn, their images not read.
+    """
     handle = source.open()
     try:
         for epoch in epochs:
             rng = np.random.default_rng([seed, stream, epoch])
             for window in epoch_windows(blocks, window_blocks, rng):
+                size = sum(stop - start for start, stop in window)
+                order = rng.permutation(size)
+                orientation = rng.integers(0, ORIENTATIONS, size=size)
+                factor = rng.uniform(*INTENSITY_RANGE, size=size).astype(np.float32)
+                if skip_pairs >= size:
+                    skip_pairs -= size
+                    continue
                 images, y = source.read(handle, window)
-                order = rng.permutation(len(y))
-                orientation = rng.integers(0, ORIENTATIONS, size=len(y))
-                factor = rng.uniform(*INTENSITY_RANGE, size=len(y)).astype(np.float32)
-                yield Window(images, y, order, orientation if orient else None, factor)
+                yield Window(images, y, order[skip_pairs:], orientation if orient else None, factor)
+                skip_pairs = 0
     finally:
         if handle is not None:
             handle.close()
@@ -236,7 +245,7 @@ def rebatch(windows: Iterator[Window], batch_size: int, keep_last: bool) -> Iter
     pending: list[Batch] = []
     waiting = 0
     for window in windows:
-        position, size = 0, len(window.y)
+        position, size = 0, len(window.y) if window.order is None else len(window.order)
         while position < size:
             count = min(batch_size - waiting, size - position)
             positions = (np.arange(position, position + count) if window.order is None
@@ -304,7 +313,8 @@ def _batch_dataset(generator_factory, readers: int, size: int) -> tf.data.Datase
 def make_dataset(path: str | os.PathLike, batch_size: int, *, training: bool, augment: bool = True,
                  intensity_augment: bool = False, seed: int = 0, shuffle_buffer: int = 256,
                  input_context: tf.distribute.InputContext | None = None, in_memory_budget_bytes: int = 0,
-                 repeat: bool | None = None, read_block: int = 16, readers: int = 1) -> tf.data.Dataset:
+                 repeat: bool | None = None, read_block: int = 16, readers: int = 1,
+                 skip_batches: int = 0) -> tf.data.Dataset:
     """A tf.data pipeline of ``((reference, distorted), y)`` batches over a prepared file.
 
     training=True: shuffled (seeded, new order each epoch), augmented when
@@ -320,7 +330,9 @@ def make_dataset(path: str | os.PathLike, batch_size: int, *, training: bool, au
     per-replica size. ``input_context`` shards by blocks of ``read_block``
     pairs. ``in_memory_budget_bytes``: read this shard's images into RAM once
     when they fit (0 = always stream from disk). ``readers``: parallel reading
-    generators for training (each with its own file handle).
+    generators for training (each with its own file handle). ``skip_batches``
+    (repeating training only): start after that many batches, exactly where an
+    uninterrupted run would be, without reading the skipped images.
     """
     if batch_size < 1 or read_block < 1 or readers < 1 or shuffle_buffer < 1:
         raise ValueError("batch_size, read_block, readers and shuffle_buffer must be positive")
@@ -337,6 +349,14 @@ def make_dataset(path: str | os.PathLike, batch_size: int, *, training: bool, au
     reader_blocks = [blocks[r::readers] for r in range(readers)]
     window_blocks = max(1, math.ceil(shuffle_buffer / read_block))
     invocations = [itertools.count() for _ in reader_blocks]
+    if skip_batches and not (training and repeat):
+        raise ValueError("skip_batches needs a repeating training pipeline")
+
+    def resume_point(reader: int) -> tuple[int, int]:
+        """(epoch, pairs into it) where ``reader`` resumes: batches go round-robin to the readers."""
+        done = max(0, (skip_batches - reader + readers - 1) // readers) * batch_size
+        per_epoch = sum(stop - start for start, stop in reader_blocks[reader])
+        return divmod(done, per_epoch)
 
     def generator(reader: int) -> Iterator[Batch]:
         reader = int(reader)
@@ -344,9 +364,10 @@ def make_dataset(path: str | os.PathLike, batch_size: int, *, training: bool, au
             return rebatch(ordered_windows(source, reader_blocks[0]), batch_size, keep_last=True)
         # with repeat one generator runs every epoch (carrying the last incomplete
         # batch over); without, each new iteration (a Keras epoch) is the next epoch
-        epochs = itertools.count() if repeat else iter([next(invocations[reader])])
+        first, skip = resume_point(reader) if repeat else (0, 0)
+        epochs = itertools.count(first) if repeat else iter([next(invocations[reader])])
         windows = shuffled_windows(source, reader_blocks[reader], window_blocks, seed,
-                                   shard * 1000 + reader, epochs, orient=augment)
+                                   shard * 1000 + reader, epochs, orient=augment, skip_pairs=skip)
         return rebatch(windows, batch_size, keep_last=False)
 
     batches = _batch_dataset(generator, readers, info.image_size)
