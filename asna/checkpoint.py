@@ -130,11 +130,11 @@ def _number(value: Any) -> float | str:
         return str(value)
 
 
-def nan_stop_message(guard: FiniteLossGuard, checkpoint: AtomicCheckpoint, advice: str) -> str:
-    """The one-line error after a NaN stop: where it happened and what is kept."""
+def nan_stop_message(guard: FiniteLossGuard, checkpoint: AtomicCheckpoint, setting: str) -> str:
+    """The one-line error after a NaN stop: where it happened, what is kept, what to lower."""
     if checkpoint.saved_epochs:
         kept = (f"epoch {checkpoint.saved_epochs}, the last finite one, is saved; continue it with "
-                f"--resume and {advice}")
+                f"--resume and a lower {setting}")
     else:
-        kept = f"no epoch finished with finite losses, so no model was saved; {advice}"
+        kept = f"no epoch finished with finite losses, so no model was saved; start again with a lower {setting}"
     return f"training stopped: {guard.failure}; {kept}"

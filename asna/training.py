@@ -6,6 +6,7 @@ script only parses its arguments and names its network.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -228,12 +229,17 @@ def train(network: str, config: Config, resume: bool = False, overwrite: bool = 
         model.fit(train_data, epochs=training.epochs, initial_epoch=first_epoch, steps_per_epoch=steps,
                   validation_data=val_loss_data, callbacks=callbacks, shuffle=False,
                   verbose=1 if sys.stdout.isatty() else 2)
-    if checkpoint.saved_epochs == 0:
+    failure = nan_stop_message(guard, checkpoint, "training.learning_rate") if guard.failure else None
+    saved_epochs = checkpoint.saved_epochs
+    # close the input generators now: left to interpreter exit, TensorFlow warns about them
+    del model, callbacks, guard, checkpoint, train_data, val_data, val_loss_data
+    gc.collect()
+    if saved_epochs == 0:
         forget_failed_run(files, created)
     elif files.log.exists():
         plot_training_curves(files.log, files.curves, title=f"{network} — {config.source}")
-    if guard.failure is not None:
-        raise UserError(nan_stop_message(guard, checkpoint, "a lower training.learning_rate"))
+    if failure is not None:
+        raise UserError(failure)
     print(f"best model on validation loss: {files.model}; curves: {files.curves}")
     return files.model
 
