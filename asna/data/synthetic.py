@@ -25,9 +25,7 @@ import json
 import os
 import time
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -37,6 +35,7 @@ import numpy as np
 from asna.data.distortions import (BY_ID, DISTORTIONS, LEVELS, distort, mos_standardization,
                                    read_mos_table)
 from asna.data.layout import PairWriter
+from asna.data.workers import worker_pool
 from asna.errors import UserError
 
 SOURCE = "synthetic"
@@ -238,7 +237,7 @@ def iterate_distortions(references: Sequence[Reference], type_ids: Sequence[int]
         yield from map(distort_reference, tasks)
         return
     # at most 2 x workers references in flight, so memory does not grow with the set
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+    with worker_pool(workers) as pool:
         pending = deque(pool.submit(distort_reference, task) for task in tasks[:2 * workers])
         for task in tasks[2 * workers:] + [None] * min(len(tasks), 2 * workers):
             result = pending.popleft().result()
