@@ -77,10 +77,12 @@ class PairWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._temporary = temporary_path(self.path)
         self._lock = claim(self.path)
+        self._janitor = Janitor([self._temporary, path_of(self._lock)])
         try:
             self._file = h5py.File(self._temporary, "w")
         except OSError as error:
             release(self._lock)
+            self._janitor.dismiss()
             raise write_error(self.path, error) from None
         size = self.image_size
         # the datasets stay open: HDF5 writes cached chunks when a dataset is released,
@@ -169,6 +171,7 @@ class PairWriter:
             else:
                 self._temporary.unlink(missing_ok=True)
             release(self._lock)
+            self._janitor.dismiss()
         if isinstance(failure, OSError):
             raise write_error(self.path, failure) from None
         if failure is not None:
@@ -214,6 +217,41 @@ def claim(path: Path) -> IO[str] | None:
         raise UserError(f"{path}: another run is writing this file now; wait for it to finish "
                         f"or choose another output folder") from None
     return handle
+
+
+def path_of(lock: IO[str] | None) -> Path | None:
+    return None if lock is None else Path(lock.name)
+
+
+class Janitor:
+    """A small process that removes files if this process dies before it could (``kill -9``).
+
+    It waits for the end of a pipe only this process holds, which the kernel
+    closes however the process ends; ``dismiss`` ends it once the files are dealt with.
+    """
+
+    SCRIPT = ("import os, signal, sys\n"
+              "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+              "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+              "sys.stdin.read()\n"
+              "for path in sys.argv[1:]:\n"
+              "    try:\n"
+              "        os.remove(path)\n"
+              "    except OSError:\n"
+              "        pass\n")
+
+    def __init__(self, paths: list[Path | None]):
+        import subprocess
+        import sys
+
+        self.process = subprocess.Popen([sys.executable, "-S", "-c", self.SCRIPT,
+                                         *(str(path) for path in paths if path is not None)],
+                                        stdin=subprocess.PIPE, close_fds=True)
+
+    def dismiss(self) -> None:
+        """The files are renamed or removed: let the process end (it finds nothing to remove)."""
+        self.process.stdin.close()
+        self.process.wait()
 
 
 def release(lock: IO[str] | None) -> None:

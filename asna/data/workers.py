@@ -4,7 +4,7 @@ A preparation run distorts images in a pool of processes. Killed with
 ``kill -9``, a parent cannot stop its workers, which then ran on under init;
 here each worker asks the kernel to end it when its parent ends (Linux), or
 watches its parent (elsewhere). When the parent stops on an error, Ctrl-C or
-SIGTERM, the pool's workers are killed at once instead of finishing their tasks.
+SIGTERM, queued tasks are dropped and the workers end after their current one.
 """
 
 from __future__ import annotations
@@ -48,14 +48,13 @@ def die_with_parent(parent: int) -> None:
 @contextlib.contextmanager
 def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """A ``spawn`` process pool whose workers die with this process and stop when it fails."""
-    before = set(multiprocessing.active_children())
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=die_with_parent, initargs=(os.getpid(),))
     try:
         yield pool
     except BaseException:
+        # queued tasks are dropped; running ones finish (a worker killed while it sends
+        # its result would leave the pool's reader waiting for the rest forever)
         pool.shutdown(wait=False, cancel_futures=True)
-        for child in set(multiprocessing.active_children()) - before:
-            child.kill()
         raise
     pool.shutdown(wait=True)
