@@ -104,10 +104,14 @@ def check_training_run(config: Any, files: RunFiles, resume: bool, overwrite: bo
             raise UserError(f"{getattr(data, split)}: data.{split} file not found "
                             f"(make it with a script in prepare_dataset/)")
     count = check_image_size(data.train, config.model.image_size, "model.image_size")
-    check_image_size(data.val, config.model.image_size, "model.image_size")
+    val_count = check_image_size(data.val, config.model.image_size, "model.image_size")
     if count < training.batch_size:
         raise UserError(f"{data.train}: {count} pairs make no full batch of {training.batch_size}; "
                         f"lower training.batch_size")
+    if config.loss.ranker == "learned" and val_count < training.batch_size:
+        raise UserError(f"{data.val}: {val_count} pairs make no full batch of {training.batch_size}, which "
+                        f"the learned ranker's validation loss needs; use more validation pairs or a "
+                        f"smaller training.batch_size")
     if resume and overwrite:
         raise UserError("--resume and --overwrite exclude each other: continue the run or start again")
     model, backup = files.model, files.backup
