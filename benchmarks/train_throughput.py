@@ -41,6 +41,8 @@ def parse_arguments() -> argparse.Namespace:
                         help="override the config's loss.ranker (default: the config's, i.e. learned)")
     parser.add_argument("--config", metavar="FILE", default=None,
                         help="config whose [model] and [loss] are timed (default configs/<network>_pretrain.txt)")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="TensorFlow's deterministic ops, as training.deterministic = True (its speed cost)")
     return parser.parse_args()
 
 
@@ -52,6 +54,10 @@ def main() -> int:
     benchmark_config(args.network, args.image_size, args.config, args.ranker)  # bad input: fail before TF loads
     if args.mixed_precision:
         warn(mixed_precision_warning(describe_device()))
+    if args.deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
     result = run_benchmark(args.network, args.image_size, args.batch_size, args.steps, args.warmup,
                            args.mixed_precision, args.data, args.ranker, args.config)
     print(format_result(result))
