@@ -125,13 +125,14 @@ def test_nan_in_the_first_epoch_leaves_no_model(tmp_path, tiny_data):
     assert not run.exists()  # no model, sidecar, config, log or backup that could look like a run
 
 
-def test_resumed_input_order_is_the_uninterrupted_one(tiny_data):
+@pytest.mark.parametrize("readers", [1, 2])
+def test_resumed_input_order_is_the_uninterrupted_one(tiny_data, readers):
     """The pipeline started after k batches yields exactly what the uninterrupted one yields then."""
     from asna.data.pipeline import make_dataset
 
     def batches(skip: int, count: int) -> list[np.ndarray]:
         data = make_dataset(tiny_data[0], 16, training=True, seed=3, skip_batches=skip, read_block=8,
-                            shuffle_buffer=32)
+                            shuffle_buffer=32, readers=readers)
         return [y.numpy() for _, y in data.take(count)]
 
     whole = batches(0, 15)  # 96 pairs = 6 batches an epoch: crosses two epoch boundaries

@@ -296,8 +296,9 @@ def _lighten(references: tf.Tensor, distorted: tf.Tensor, y: tf.Tensor, factor: 
 
 # ---------------------------------------------------------------- the dataset
 
-def _batch_dataset(generator_factory, readers: int, size: int) -> tf.data.Dataset:
-    """Batches from ``readers`` generators (own file handle each), interleaved in a fixed order."""
+def _batch_dataset(generator_factory, readers: int, size: int, first_reader: int = 0) -> tf.data.Dataset:
+    """Batches from ``readers`` generators (own file handle each), interleaved in a fixed order
+    starting with ``first_reader`` (a resumed run goes on with the reader whose turn it was)."""
     image = tf.TensorSpec((None, size, size, 3), tf.uint8)
     signature = (image, image, tf.TensorSpec((None,), tf.float32), tf.TensorSpec((None,), tf.float32))
 
@@ -306,7 +307,8 @@ def _batch_dataset(generator_factory, readers: int, size: int) -> tf.data.Datase
 
     if readers == 1:
         return one_reader(tf.constant(0, tf.int64))
-    return tf.data.Dataset.range(readers).interleave(
+    order = [(first_reader + step) % readers for step in range(readers)]
+    return tf.data.Dataset.from_tensor_slices(tf.constant(order, tf.int64)).interleave(
         one_reader, cycle_length=readers, block_length=1, num_parallel_calls=readers, deterministic=True)
 
 
@@ -370,7 +372,7 @@ def make_dataset(path: str | os.PathLike, batch_size: int, *, training: bool, au
                                    shard * 1000 + reader, epochs, orient=augment, skip_pairs=skip)
         return rebatch(windows, batch_size, keep_last=False)
 
-    batches = _batch_dataset(generator, readers, info.image_size)
+    batches = _batch_dataset(generator, readers, info.image_size, first_reader=skip_batches % readers)
     batches = batches.apply(tf.data.experimental.assert_cardinality(
         _batch_count(reader_blocks, batch_size, training, repeat)))  # Keras then knows the epoch length
     if training and intensity_augment:
