@@ -196,3 +196,32 @@ def test_full_disk_during_preparation_is_one_line_and_keeps_nothing(tmp_path):
     assert lines == [f"error: {out}/synthetic_val.h5: cannot write the file (File too large); nothing was kept"] \
         or lines == [f"error: {out}/synthetic_train.h5: cannot write the file (File too large); nothing was kept"]
     assert list(out.iterdir()) == []
+
+
+def test_ranker_killed_then_rerun_keeps_its_log_and_best(tmp_path):
+    """kill -9 after some ranker epochs; the same command again goes on and keeps the earlier log rows."""
+    out = tmp_path / "r.keras"
+    command = [sys.executable, str(REPO_ROOT / "ranking_model/train.py"), "--architecture", "pairwise",
+               "--num-data", "20000", "--epochs", "5", "--batch-size", "256", "--out", str(out)]
+    backup = tmp_path / ".r.backup"
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=ENVIRONMENT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        state = backup / "state.json"
+        if state.exists() and json.loads(state.read_text())["epochs"] >= 2:
+            process.kill()
+        time.sleep(0.005)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL and not out.exists()
+    saved = json.loads((backup / "state.json").read_text())
+    first_rows = (tmp_path / "r.log.csv").read_text().splitlines()
+    again = subprocess.run(command, cwd=REPO_ROOT, env=ENVIRONMENT, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-2000:]
+    log = pd.read_csv(tmp_path / "r.log.csv")
+    assert list(log["epoch"]) == [0, 1, 2, 3, 4]
+    assert (tmp_path / "r.log.csv").read_text().splitlines()[:len(first_rows)] == first_rows
+    assert saved["best"] == pytest.approx(log["val_loss"][:saved["epochs"]].min())
+    from asna.ranker.models import load_ranker
+
+    assert load_ranker(str(out)).count_params() > 0 and not backup.exists()
