@@ -141,9 +141,9 @@ def test_resumed_input_order_is_the_uninterrupted_one(tiny_data, readers):
         np.testing.assert_array_equal(np.concatenate(resumed), np.concatenate(whole[skip:]))
 
 
-def preparation(out: Path, **options) -> subprocess.Popen:
+def preparation(out: Path, *arguments: str, **options) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, str(REPO_ROOT / "prepare_dataset/create_data_synthetic.py"),
-                             "--out", str(out), "--image-size", "64", "--workers", "2"],
+                             "--out", str(out), "--image-size", "64", "--workers", "2", *arguments],
                             cwd=REPO_ROOT, env=ENVIRONMENT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, **options)
 
@@ -159,7 +159,7 @@ def alive(pid: int) -> bool:
 @pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGKILL])
 def test_preparation_stopped_leaves_no_process_and_no_partial_file(tmp_path, signal_number):
     out = tmp_path / "synthetic"
-    process = preparation(out)
+    process = preparation(out, "--crops-per-image", "6")  # long enough to be stopped half-way
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not list(out.glob(".*.partial")):
         time.sleep(0.02)
@@ -170,10 +170,11 @@ def test_preparation_stopped_leaves_no_process_and_no_partial_file(tmp_path, sig
     assert second.returncode == 2
     assert error_lines(second)[-1] == (f"error: {out / 'synthetic_train.h5'}: another run is writing this file "
                                        f"now; wait for it to finish or choose another output folder")
+    assert process.poll() is None and list(out.glob(".*.partial"))
     process.send_signal(signal_number)
     _, stderr = process.communicate(timeout=60)
     if signal_number == signal.SIGTERM:
-        assert process.returncode == 143 and stderr.strip().splitlines()[-1] == "terminated"
+        assert process.returncode == 143 and stderr.strip().splitlines()[-1] == "terminated", stderr[-3000:]
     else:
         assert process.returncode == -signal.SIGKILL
     deadline = time.monotonic() + 10
