@@ -30,7 +30,10 @@ def train_main(network: str, description: str) -> int:
     arguments = parser.parse_args()
     config = load_config(arguments.config, arguments.overrides)
     check_network(config, network)
-    from asna.training import train  # TensorFlow loads only once the config is known good
+    from asna.run_state import RunFiles, check_training_run
+
+    check_training_run(config, RunFiles(config.training.model_path), arguments.resume, arguments.overwrite)
+    from asna.training import train  # TensorFlow loads only once the config, data and run are known good
 
     train(network, config, resume=arguments.resume, overwrite=arguments.overwrite)
     return 0

@@ -77,6 +77,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "init_weights": Key("str", "", help="model file to start from; empty = random"),
         "model_path": Key("str", "runs/model/model.keras", help="where the best model is kept"),
         "seed": Key("int", 0),
+        "deterministic": Key("bool", False, help="seed everything and use deterministic TensorFlow ops "
+                                                 "(identical logs on one machine; slower)"),
         "distribute": Key("str", "none", choices=("none", "mirrored", "multiworker")),
         "precision": Key("str", "auto", choices=PRECISIONS,
                          help="auto: mixed_float16 on a GPU of compute capability >= 7.0, mixed_bfloat16 "
@@ -90,6 +92,36 @@ RENAMED = {("training", "mixed_precision"): "training.precision = auto | float32
 
 class ConfigError(UserError):
     """A config file or override the schema refuses."""
+
+
+# Values a key's type allows but training cannot use: (section, key) -> (smallest, exclusive).
+# Floats must also be finite; a rule's smallest value is allowed unless marked exclusive.
+LIMITS: dict[tuple[str, str], tuple[float, bool]] = {
+    ("model", "image_size"): (1, False),
+    ("training", "batch_size"): (1, False),
+    ("training", "epochs"): (1, False),
+    ("training", "steps_per_epoch"): (0, False),
+    ("training", "learning_rate"): (0.0, True),
+    ("training", "learning_rate_drop"): (0.0, True),
+    ("training", "drop_learning_rate_after_epochs"): (1, False),
+    ("loss", "softrank_temperature"): (0.0, True),
+    ("loss", "mse_factor"): (0.0, False),
+    ("loss", "spearman_factor"): (0.0, False),
+}
+
+
+def _check_limits(where: str, section: str, key: str, value: Any) -> Any:
+    """Refuse a value of the right type that cannot work (zero epochs, a NaN learning rate)."""
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where}: must be a finite number, got {value!r}")
+    if (section, key) in LIMITS:
+        smallest, exclusive = LIMITS[(section, key)]
+        if value < smallest or (exclusive and value == smallest):
+            bound = f"more than {smallest:g}" if exclusive else f"at least {smallest:g}"
+            raise ConfigError(f"{where}: must be {bound}, got {value!r}")
+    return value
 
 
 class Section:
@@ -208,7 +240,8 @@ def _set(config: Config, where_prefix: str, section: str, key: str, raw: str) ->
     if key not in SCHEMA[section]:
         raise ConfigError(f"{where_prefix}: [{section}] {key}: unknown key "
                           f"(known: {', '.join(SCHEMA[section])})")
-    config.values[section][key] = _coerce(f"{where_prefix}: [{section}] {key}", SCHEMA[section][key], raw)
+    where = f"{where_prefix}: [{section}] {key}"
+    config.values[section][key] = _check_limits(where, section, key, _coerce(where, SCHEMA[section][key], raw))
 
 
 def resolve_section(section: str, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -219,7 +252,8 @@ def resolve_section(section: str, values: Mapping[str, Any]) -> dict[str, Any]:
         _refuse_renamed("config", section, key)
         if key not in keys:
             raise ConfigError(f"[{section}] {key}: unknown key (known: {', '.join(keys)})")
-        resolved[key] = _check(f"[{section}] {key}", keys[key], value)
+        resolved[key] = _check_limits(f"[{section}] {key}", section, key,
+                                      _check(f"[{section}] {key}", keys[key], value))
     return resolved
 
 

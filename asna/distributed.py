@@ -76,6 +76,32 @@ def without_auto_sharding(dataset: tf.data.Dataset) -> tf.data.Dataset:
     return dataset.with_options(options)
 
 
+KERAS_TESTED = "3.15"  # the minor version whose private names the patch below uses (requirements.txt pins it)
+PRIVATE_NAMES = ("reduce_per_replica", "_collective_all_reduce_multi_worker")
+
+
+def check_keras_internals(model: keras.Model):
+    """The Keras trainer module the multi-worker patch changes; one clear error if a name is gone.
+
+    The patch relies on private Keras names; an upgrade that removes one must
+    fail here, naming it, not later inside ``fit`` with an unrelated traceback.
+    """
+    try:
+        from keras.src.backend.tensorflow import trainer as tensorflow_trainer
+    except ImportError as error:
+        raise RuntimeError(f"Keras {keras.__version__}: the multi-worker patch needs "
+                           f"keras.src.backend.tensorflow.trainer ({error}); it was written for "
+                           f"Keras {KERAS_TESTED}") from None
+    missing = [name for name in PRIVATE_NAMES if not hasattr(tensorflow_trainer, name)]
+    if not hasattr(model, "_distribute_strategy"):
+        missing.append("Model._distribute_strategy")
+    if missing:
+        raise RuntimeError(f"Keras {keras.__version__}: the multi-worker patch needs the private "
+                           f"attribute(s) {', '.join(missing)} of keras.src.backend.tensorflow.trainer, "
+                           f"which this version lacks; it was written for Keras {KERAS_TESTED}")
+    return tensorflow_trainer
+
+
 def patch_keras_for_multi_worker(model: keras.Model) -> None:
     """Work around two Keras 3.15 failures under MultiWorkerMirroredStrategy.
 
@@ -87,8 +113,8 @@ def patch_keras_for_multi_worker(model: keras.Model) -> None:
        fails for scalars; they are averaged over replicas with ``axis=None``.
     """
     from keras.src import tree
-    from keras.src.backend.tensorflow import trainer as tensorflow_trainer
 
+    tensorflow_trainer = check_keras_internals(model)
     model._distribute_strategy = None
     original = tensorflow_trainer.reduce_per_replica
     if getattr(original, "patched_by_asna", False):

@@ -6,6 +6,7 @@ traceback; everything the package raises for such input is a ``UserError``.
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import Callable, NoReturn
 
@@ -22,13 +23,27 @@ def fail(message: str) -> NoReturn:
     raise SystemExit(USER_ERROR_EXIT_CODE)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the script is so it cleans up exactly as after Ctrl-C."""
+
+
+def _raise_terminated(signum, frame) -> NoReturn:
+    raise Terminated()
+
+
 def run_cli(main: Callable[[], int | None]) -> None:
-    """Run a script's ``main`` and turn ``UserError`` into one line, exit code 2."""
+    """Run a script's ``main`` and turn ``UserError`` into one line, exit code 2.
+
+    Ctrl-C and SIGTERM unwind the script the same way (temporary files are
+    removed on the way out), then exit with 130 or 143 and one line.
+    """
+    signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         code = main()
     except UserError as error:
         fail(str(error))
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        raise SystemExit(130)
+    except KeyboardInterrupt as interruption:
+        terminated = isinstance(interruption, Terminated)
+        print("terminated" if terminated else "interrupted", file=sys.stderr)
+        raise SystemExit(143 if terminated else 130)
     raise SystemExit(code or 0)

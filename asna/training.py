@@ -6,6 +6,7 @@ script only parses its arguments and names its network.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -18,35 +19,21 @@ import numpy as np
 import tensorflow as tf
 
 from asna import metrics
+from asna.checkpoint import AtomicCheckpoint, FiniteLossGuard, nan_stop_message
 from asna.cli import check_network
 from asna.config import Config
 from asna.errors import UserError
 from asna.distributed import (is_chief, make_strategy, patch_keras_for_multi_worker, task_index,
                                without_auto_sharding, worker_input_context)
-from asna.paths import atomic_write, resolve_repo_path, sidecar_path
+from asna.paths import atomic_write, resolve_repo_path
 from asna.precision import apply_precision
+from asna.run_state import RunFiles, check_training_run
 
 def step_decay(learning_rate: float, drop: float, every: int):
     """The original schedule: ``lr * drop ** floor((1 + epoch) / every)``."""
     def schedule(epoch: int, _current: float = 0.0) -> float:
         return float(learning_rate * drop ** math.floor((1 + epoch) / every))
     return schedule
-
-
-class RunFiles:
-    """Names of everything a training run writes beside its model."""
-
-    def __init__(self, model_path: str):
-        self.model = Path(model_path)
-        if self.model.suffix != ".keras":
-            raise UserError(f"training.model_path {model_path!r} must end in .keras")
-        self.folder = self.model.parent
-        self.info = sidecar_path(self.model)
-        self.config = self.folder / "config.txt"
-        self.log = self.folder / "log.csv"
-        self.curves = self.folder / "training_curves.png"
-        self.backup = self.folder / "backup"
-        self.tensorboard = self.folder / "tensorboard"
 
 
 class ValidationCorrelations(keras.callbacks.Callback):
@@ -65,7 +52,10 @@ class ValidationCorrelations(keras.callbacks.Callback):
         predictions = self.model.predict(self.dataset, verbose=0).reshape(-1)
         # Under a multi-worker strategy the last, partial batch comes back padded
         # to a full one: the predictions past the set's length are not pairs.
-        scores = metrics.all_metrics(self.targets, predictions[: len(self.targets)])
+        predictions = predictions[: len(self.targets)]
+        if not np.all(np.isfinite(predictions)):  # diverged: nothing to correlate, nothing is saved
+            return
+        scores = metrics.all_metrics(self.targets, predictions)
         if logs is not None:
             for key in ("srcc", "plcc", "main_score"):
                 logs[f"val_{key}"] = scores[key]
@@ -73,31 +63,30 @@ class ValidationCorrelations(keras.callbacks.Callback):
               f"PLCC {scores['plcc']:.4f}  main score {scores['main_score']:.4f}")
 
 
-def prepare_run_folder(files: RunFiles, resume: bool, overwrite: bool) -> None:
-    """Keep what a user already has unless they asked to resume or overwrite it."""
-    if resume:
-        if not files.backup.exists():
-            raise UserError(f"{files.backup}: no saved state to resume from (train without --resume first)")
-        return
-    if files.model.exists() or files.backup.exists():
-        if not overwrite:
-            raise UserError(f"{files.model.parent}: a run is already there; pass --resume to continue it "
-                            f"or --overwrite to start again (or set training.model_path)")
+def prepare_run_folder(files: RunFiles, resume: bool, overwrite: bool) -> bool:
+    """Clear an earlier run for ``--overwrite``; call only once every check has passed.
+
+    Returns whether the run folder was created now (a run that saves nothing removes it again).
+    """
+    if not resume and overwrite:
         for path in (files.backup, files.tensorboard):
             shutil.rmtree(path, ignore_errors=True)
-        for path in (files.model, files.log, files.info, files.curves):
+        for path in (files.model, files.log, files.info, files.curves, files.config):
             path.unlink(missing_ok=True)
+    created = not files.folder.exists()
     files.folder.mkdir(parents=True, exist_ok=True)
+    return created
 
 
-def best_validation_loss(log: Path) -> float | None:
-    """The best ``val_loss`` logged so far, so a resumed run keeps the right checkpoint."""
-    if not log.exists():
-        return None
-    import pandas as pd
-
-    table = pd.read_csv(log)
-    return float(table["val_loss"].min()) if "val_loss" in table and len(table) else None
+def forget_failed_run(files: RunFiles, created: bool) -> None:
+    """After a run that saved no epoch: remove what it wrote, so nothing looks like a run."""
+    shutil.rmtree(files.tensorboard, ignore_errors=True)
+    shutil.rmtree(files.backup, ignore_errors=True)
+    if created:
+        try:
+            files.folder.rmdir()
+        except OSError:
+            pass
 
 
 def load_initial_weights(model: keras.Model, path: str) -> None:
@@ -143,13 +132,14 @@ def compile_model(config: Config, init_weights: bool = True) -> keras.Model:
     return model
 
 
-def build_datasets(config: Config, strategy: tf.distribute.Strategy, val_count: int
+def build_datasets(config: Config, strategy: tf.distribute.Strategy, val_count: int, skip_batches: int = 0
                    ) -> tuple[tf.data.Dataset, tf.data.Dataset, tf.data.Dataset, bool]:
     """Training data, validation data (every pair) and the validation data the loss can take.
 
     Each worker reads its own shard in batches of the global batch size, which
     tf.distribute splits so every replica gets ``training.batch_size`` pairs;
     every worker scores the whole validation set, so all see the same correlations.
+    ``skip_batches``: where a resumed run's input goes on.
     """
     from asna.data.pipeline import make_dataset
 
@@ -158,7 +148,8 @@ def build_datasets(config: Config, strategy: tf.distribute.Strategy, val_count: 
     multi_worker = context.num_input_pipelines > 1
     batch = training.batch_size * strategy.num_replicas_in_sync
     train_data = without_auto_sharding(make_dataset(
-        config.data.train, batch, training=True, seed=training.seed, input_context=context))
+        config.data.train, batch, training=True, seed=training.seed, input_context=context,
+        skip_batches=skip_batches))
     val_data = without_auto_sharding(make_dataset(config.data.val, batch, training=False))
     val_loss_data = val_data.apply(tf.data.experimental.assert_cardinality(math.ceil(val_count / batch)))
     if config.loss.ranker == "learned":  # the learned ranker needs full batches; correlations use all
@@ -168,29 +159,37 @@ def build_datasets(config: Config, strategy: tf.distribute.Strategy, val_count: 
 
 
 def build_callbacks(config: Config, files: RunFiles, correlations: keras.callbacks.Callback,
-                    resume: bool) -> list[keras.callbacks.Callback]:
-    """Schedule, whole-set validation, NaN stop, best checkpoint, resume state and logs.
+                    guard: FiniteLossGuard, checkpoint: AtomicCheckpoint) -> list[keras.callbacks.Callback]:
+    """Schedule, whole-set validation, NaN stop, checkpoint and TensorBoard, in that order.
 
-    ``correlations`` comes before the checkpoint and the CSV log so its values
-    reach both.
+    ``correlations`` comes before the guard and the checkpoint so its values
+    reach the log; the guard before the checkpoint so a failed epoch is never saved.
     """
     training = config.training
-    best_so_far = best_validation_loss(files.log) if resume else None
     return [
         keras.callbacks.LearningRateScheduler(step_decay(
             training.learning_rate, training.learning_rate_drop, training.drop_learning_rate_after_epochs)),
         correlations,
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.ModelCheckpoint(str(files.model), monitor="val_loss", save_best_only=True,
-                                        initial_value_threshold=best_so_far),
-        keras.callbacks.BackupAndRestore(str(files.backup), delete_checkpoint=False),
-        keras.callbacks.CSVLogger(str(files.log), append=resume),
+        guard,
+        checkpoint,
         keras.callbacks.TensorBoard(str(files.tensorboard), write_graph=False, profile_batch=0),
     ]
 
 
+def seed_everything(seed: int, deterministic: bool) -> None:
+    """Seed Python, NumPy and TensorFlow; with ``deterministic``, also use deterministic ops only."""
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(seed)
+
+
 def train(network: str, config: Config, resume: bool = False, overwrite: bool = False) -> Path:
-    """Train ``network`` as the config says; returns the path of the best model."""
+    """Train ``network`` as the config says; returns the path of the best model.
+
+    Everything is checked before the run folder is touched; each epoch with
+    finite losses is saved atomically (best model, log, resume state), and the
+    first non-finite batch loss stops training before its epoch is saved.
+    """
     from asna.data.pipeline import file_info
     from asna.plots import plot_training_curves
 
@@ -200,15 +199,11 @@ def train(network: str, config: Config, resume: bool = False, overwrite: bool = 
     AugmentSettings.from_config(config)  # a bad value fails before anything is written
     training = config.training
     files = RunFiles(training.model_path)
-    for split in ("train", "val"):
-        if not os.path.isfile(getattr(config.data, split)):
-            raise UserError(f"{getattr(config.data, split)}: data.{split} file not found "
-                            f"(make it with a script in prepare_dataset/)")
+    check_training_run(config, files, resume, overwrite)
     strategy = make_strategy(training.distribute)  # first: multi-worker set-up must precede other ops
     if not is_chief():
         files = RunFiles(str(files.folder / f"worker_{task_index()}" / files.model.name))
-    prepare_run_folder(files, resume, overwrite)
-    keras.utils.set_random_seed(training.seed)
+    seed_everything(training.seed, training.deterministic)
     config.values["training"]["precision"] = apply_precision(training.precision)  # recorded as picked
     replicas = strategy.num_replicas_in_sync
     global_batch = training.batch_size * replicas
@@ -219,27 +214,37 @@ def train(network: str, config: Config, resume: bool = False, overwrite: bool = 
                         f"{global_batch}; lower training.batch_size")
 
     with strategy.scope():
-        model = compile_model(config, init_weights=not resume)
-
-    train_data, val_data, val_loss_data, multi_worker = build_datasets(config, strategy, len(val_info))
-    config.save(files.config)
-    _write_model_info(files, config, train_info.standardization)
-    callbacks = build_callbacks(config, files, ValidationCorrelations(val_data, val_info.y), resume)
+        model = compile_model(config, init_weights=not resume)  # also checks the ranker and init weights
+    guard = FiniteLossGuard()
+    checkpoint = AtomicCheckpoint(
+        guard, files.model, files.backup, files.log, resume=resume and files.backup.exists(),
+        extra={"model": config.model.as_dict(), "network": network},
+        before_best=lambda: _write_model_info(files, config, train_info.standardization),
+        before_state=lambda: config.save(files.config))
+    first_epoch = checkpoint.initial_epoch
+    train_data, val_data, val_loss_data, multi_worker = build_datasets(
+        config, strategy, len(val_info), skip_batches=first_epoch * steps)
+    created = prepare_run_folder(files, resume, overwrite)  # the first change to the run folder
+    callbacks = build_callbacks(config, files, ValidationCorrelations(val_data, val_info.y), guard, checkpoint)
     print(f"training {network} on {len(train_info)} pairs ({steps} steps of {global_batch} per epoch, "
           f"{replicas} replica(s)), validating on {len(val_info)} pairs; writing to {files.folder}")
     if multi_worker:
         patch_keras_for_multi_worker(model)
     with strategy.scope():
-        history = model.fit(train_data, epochs=training.epochs, steps_per_epoch=steps,
-                            validation_data=val_loss_data, callbacks=callbacks, shuffle=False,
-                            verbose=1 if sys.stdout.isatty() else 2)
-    if model.stop_training and history.history.get("loss") and not np.isfinite(history.history["loss"][-1]):
-        raise UserError(f"training stopped: the loss became NaN in epoch {len(history.history['loss'])}; "
-                        f"lower training.learning_rate")
-    if files.log.exists():
+        model.fit(train_data, epochs=training.epochs, initial_epoch=first_epoch, steps_per_epoch=steps,
+                  validation_data=val_loss_data, callbacks=callbacks, shuffle=False,
+                  verbose=1 if sys.stdout.isatty() else 2)
+    failure = nan_stop_message(guard, checkpoint, "training.learning_rate") if guard.failure else None
+    saved_epochs = checkpoint.saved_epochs
+    # close the input generators now: left to interpreter exit, TensorFlow warns about them
+    del model, callbacks, guard, checkpoint, train_data, val_data, val_loss_data
+    gc.collect()
+    if saved_epochs == 0:
+        forget_failed_run(files, created)
+    elif files.log.exists():
         plot_training_curves(files.log, files.curves, title=f"{network} — {config.source}")
-    if not files.model.exists():
-        raise UserError("no epoch finished with a finite validation loss; nothing was saved")
+    if failure is not None:
+        raise UserError(failure)
     print(f"best model on validation loss: {files.model}; curves: {files.curves}")
     return files.model
 

@@ -47,6 +47,8 @@ def parse_arguments() -> argparse.Namespace:
                         help="override the config's loss.ranker (default: the config's, i.e. learned)")
     parser.add_argument("--config", metavar="FILE", default=None,
                         help="config whose [model] and [loss] are timed (default configs/<network>_pretrain.txt)")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="TensorFlow's deterministic ops, as training.deterministic = True (its speed cost)")
     return parser.parse_args()
 
 
@@ -59,6 +61,10 @@ def main() -> int:
     benchmark_config(args.network, args.image_size, args.config, args.ranker,
                      intensity_augment=intensity)  # bad input: fail before TF loads
     warn(precision_warning(args.precision, describe_device()))
+    if args.deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
     result = run_benchmark(args.network, args.image_size, args.batch_size, args.steps, args.warmup,
                            args.precision, args.data, args.ranker, args.config, intensity_augment=intensity)
     print(format_result(result))

@@ -50,10 +50,25 @@ def parse_arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def check_outputs(args: argparse.Namespace) -> None:
+    """Refuse output paths that cannot be written before any image is made."""
+    from asna.paths import check_writable
+
+    if args.grid is not None:
+        from asna.evaluation.report import check_figure_path
+
+        check_figure_path(args.grid, "--grid")
+    if args.out is not None:
+        check_writable(Path(args.out) / "synthetic_train.h5", "--out")
+    if args.export_images is not None:
+        check_writable(Path(args.export_images) / "labels.txt", "--export-images")
+
+
 def main() -> int:
     args = parse_arguments()
     if args.out is None and args.grid is None:
         raise UserError("nothing to do: give --out DIR (and/or --grid PNG)")
+    check_outputs(args)
     from tqdm import tqdm
 
     if args.grid is not None:

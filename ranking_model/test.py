@@ -7,12 +7,13 @@ one JSON line.
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from asna.errors import run_cli  # noqa: E402
+from asna.errors import UserError, run_cli  # noqa: E402
 
 DEFAULT_MODEL = str(Path(__file__).resolve().parent / "ranker.keras")
 
@@ -29,14 +30,27 @@ def parse_arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def check_arguments(arguments: argparse.Namespace) -> None:
+    """One line for every value the comparison cannot use, before TensorFlow loads."""
+    if arguments.num_tests < 1:
+        raise UserError(f"--num-tests {arguments.num_tests}: must be at least 1")
+    if arguments.seed < 0:
+        raise UserError(f"--seed {arguments.seed}: must be 0 or more")
+    if arguments.temperature is not None and not (math.isfinite(arguments.temperature)
+                                                   and arguments.temperature > 0):
+        raise UserError(f"--temperature {arguments.temperature}: must be a finite number above 0")
+
+
 def main() -> int:
     arguments = parse_arguments()
+    check_arguments(arguments)
     from asna.config import SCHEMA
     from asna.ranker.evaluation import spearman_errors
     from asna.ranker.models import load_ranker, ranker_length
     from asna.ranker.softrank import soft_rank
 
-    temperature = arguments.temperature or SCHEMA["loss"]["softrank_temperature"].default
+    temperature = (SCHEMA["loss"]["softrank_temperature"].default if arguments.temperature is None
+                   else arguments.temperature)
     model = load_ranker(arguments.model)
     length = ranker_length(model)
     figures = {

@@ -6,12 +6,14 @@ docs/loss-and-rankers.md gives the faster recipe that produced the committed ran
 """
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from asna.errors import UserError, run_cli  # noqa: E402
+from asna.paths import check_writable  # noqa: E402
 
 
 def parse_arguments() -> argparse.Namespace:
@@ -33,15 +35,31 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="ranking_model/ranker_new.keras",
                         help="where the best model on validation is kept (Keras .keras format)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="discard an interrupted run's saved state instead of resuming it")
     return parser.parse_args()
+
+
+def check_arguments(arguments: argparse.Namespace) -> None:
+    """One line for every value the training cannot use, before TensorFlow loads."""
+    if arguments.length < 2 or arguments.num_data < 10 or arguments.batch_size < 1:
+        raise UserError("--length must be at least 2, --num-data at least 10, --batch-size at least 1")
+    if arguments.epochs < 1:
+        raise UserError(f"--epochs {arguments.epochs}: must be at least 1")
+    if not math.isfinite(arguments.learning_rate) or arguments.learning_rate <= 0:
+        raise UserError(f"--learning-rate {arguments.learning_rate}: must be a finite number above 0")
+    if not math.isfinite(arguments.max_minutes) or arguments.max_minutes < 0:
+        raise UserError(f"--max-minutes {arguments.max_minutes}: must be a finite number, 0 or more")
+    if arguments.seed < 0:
+        raise UserError(f"--seed {arguments.seed}: must be 0 or more")
+    if not arguments.out.endswith(".keras"):
+        raise UserError(f"{arguments.out}: the model file name must end in .keras")
+    check_writable(arguments.out, "--out")
 
 
 def main() -> int:
     arguments = parse_arguments()
-    if arguments.length < 2 or arguments.num_data < 10 or arguments.batch_size < 1:
-        raise UserError("--length must be at least 2, --num-data at least 10, --batch-size at least 1")
-    if not arguments.out.endswith(".keras"):
-        raise UserError(f"{arguments.out}: the model file name must end in .keras")
+    check_arguments(arguments)
     from asna.ranker.training import RankerRecipe, train_ranker
 
     recipe = RankerRecipe(architecture=arguments.architecture, num_data=arguments.num_data,
@@ -49,7 +67,7 @@ def main() -> int:
                           batch_size=arguments.batch_size, learning_rate=arguments.learning_rate,
                           schedule=arguments.schedule, fresh_data=arguments.fresh_data,
                           seed=arguments.seed, max_minutes=arguments.max_minutes)
-    train_ranker(recipe, arguments.out)
+    train_ranker(recipe, arguments.out, overwrite=arguments.overwrite)
     print(f"saved the best ranker on validation to {arguments.out}")
     return 0
 

@@ -96,6 +96,9 @@ def free_ports(count: int) -> list[int]:
 
 @pytest.mark.slow
 def test_two_local_workers_train_with_multiworker_mirrored_strategy(tmp_path, tiny_data):
+    from asna.distributed import check_keras_internals
+
+    check_keras_internals(keras.Sequential())  # names any private Keras attribute the patch lost
     run = tmp_path / "multiworker"
     cluster = {"worker": [f"localhost:{port}" for port in free_ports(2)]}
     command = [sys.executable, str(REPO_ROOT / "train_simple.py"), "--config", "configs/simple_synthetic.txt",

@@ -23,7 +23,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: no lock, as before
+    fcntl = None  # type: ignore[assignment]
 
 import h5py
 import numpy as np
@@ -71,14 +76,24 @@ class PairWriter:
     def __enter__(self) -> "PairWriter":
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._temporary = temporary_path(self.path)
-        self._file = h5py.File(self._temporary, "w")
+        self._lock = claim(self.path)
+        self._janitor = Janitor([self._temporary, path_of(self._lock)])
+        try:
+            self._file = h5py.File(self._temporary, "w")
+        except OSError as error:
+            release(self._lock)
+            self._janitor.dismiss()
+            raise write_error(self.path, error) from None
         size = self.image_size
-        self._file.create_dataset("x", shape=(0, 2, size, size, 3), maxshape=(None, 2, size, size, 3),
-                                  dtype=np.uint8, chunks=(1, 2, size, size, 3),
-                                  compression=self.compression)
+        # the datasets stay open: HDF5 writes cached chunks when a dataset is released,
+        # and a failed write there (full disk) is only printed, never raised
+        self._datasets = {"x": self._file.create_dataset(
+            "x", shape=(0, 2, size, size, 3), maxshape=(None, 2, size, size, 3), dtype=np.uint8,
+            chunks=(1, 2, size, size, 3), compression=self.compression)}
         for name, dtype in (("y", np.float32), ("mos", np.float32), ("dist_name", STRING_DTYPE),
                             ("ref_id", STRING_DTYPE), ("source", STRING_DTYPE)):
-            self._file.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(4096,))
+            self._datasets[name] = self._file.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype,
+                                                             chunks=(4096,))
         return self
 
     def append(self, reference: np.ndarray, distorted: np.ndarray, mos: float,
@@ -96,30 +111,38 @@ class PairWriter:
             self._flush()
 
     def _flush(self) -> None:
+        try:
+            self._write_buffer()
+        except OSError as error:  # a full disk or a size limit: one line, and no partial file is kept
+            raise write_error(self.path, error) from None
+
+    def _write_buffer(self) -> None:
         if not self._buffer:
             return
         assert self._file is not None
         start, n = self.count, len(self._buffer)
         for name in REQUIRED_DATASETS:
-            self._file[name].resize(start + n, axis=0)
+            self._datasets[name].resize(start + n, axis=0)
         pairs = np.stack([np.stack([r, d]) for r, d, *_ in self._buffer])
-        self._file["x"][start:start + n] = pairs
+        self._datasets["x"][start:start + n] = pairs
         mos = np.array([b[2] for b in self._buffer], dtype=np.float32)
         sources = [b[5] for b in self._buffer]
         mean = np.array([self.standardization[s][0] for s in sources], dtype=np.float64)
         std = np.array([self.standardization[s][1] for s in sources], dtype=np.float64)
-        self._file["mos"][start:start + n] = mos
-        self._file["y"][start:start + n] = ((mos.astype(np.float64) - mean) / std).astype(np.float32)
-        self._file["dist_name"][start:start + n] = [b[3] for b in self._buffer]
-        self._file["ref_id"][start:start + n] = [b[4] for b in self._buffer]
-        self._file["source"][start:start + n] = sources
+        self._datasets["mos"][start:start + n] = mos
+        self._datasets["y"][start:start + n] = ((mos.astype(np.float64) - mean) / std).astype(np.float32)
+        self._datasets["dist_name"][start:start + n] = [b[3] for b in self._buffer]
+        self._datasets["ref_id"][start:start + n] = [b[4] for b in self._buffer]
+        self._datasets["source"][start:start + n] = sources
+        self._file.flush()  # raises here, where it can be handled, when the disk is full
         self.count += n
         self._buffer.clear()
 
     def __exit__(self, exc_type, exc, traceback) -> None:
         assert self._file is not None
-        try:
-            if exc_type is None:
+        failure: Exception | None = None
+        if exc_type is None:
+            try:
                 self._flush()
                 attributes = self._file.attrs
                 attributes["standardization"] = json.dumps(self.standardization)
@@ -129,13 +152,113 @@ class PairWriter:
                 attributes["layout_version"] = LAYOUT_VERSION
                 for key, value in self.extra_attributes.items():
                     attributes[key] = value
+                self._file.flush()
+            except (OSError, UserError) as error:
+                failure = error
+        try:
+            if exc_type is None and failure is None:
+                self._datasets.clear()
+                self._file.close()
+            else:
+                abandon(self._file, self._datasets)
+        except OSError as error:
+            abandon(self._file, self._datasets)
+            failure = error
         finally:
-            self._file.close()
             self._file = None
-        if exc_type is None:
-            os.replace(self._temporary, self.path)
-        else:
-            self._temporary.unlink(missing_ok=True)
+            if exc_type is None and failure is None:
+                os.replace(self._temporary, self.path)
+            else:
+                self._temporary.unlink(missing_ok=True)
+            release(self._lock)
+            self._janitor.dismiss()
+        if isinstance(failure, OSError):
+            raise write_error(self.path, failure) from None
+        if failure is not None:
+            raise failure
+
+
+def write_error(path: Path, error: OSError) -> UserError:
+    """One line for a file that could not be written (full disk, size limit, no permission)."""
+    reason = os.strerror(error.errno) if error.errno else str(error).splitlines()[0]
+    return UserError(f"{path}: cannot write the file ({reason}); nothing was kept")
+
+
+def abandon(handle: h5py.File, datasets: dict[str, h5py.Dataset]) -> None:
+    """Close a file whose writes failed, keeping nothing of it.
+
+    Its descriptor is pointed at /dev/null first: HDF5 flushes once more when
+    closing, and a second failed flush left the file open and crashed the
+    interpreter at exit.
+    """
+    try:
+        descriptor = handle.id.get_vfd_handle()
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, descriptor)
+        os.close(null)
+    except (OSError, ValueError, TypeError):
+        pass
+    datasets.clear()
+    try:
+        handle.close()
+    except (OSError, RuntimeError):
+        pass
+
+
+def claim(path: Path) -> IO[str] | None:
+    """Hold the hidden lock file of ``path``; refuse, in one line, a second run writing it."""
+    if fcntl is None:
+        return None
+    handle = open(path.with_name(f".{path.name}.lock"), "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise UserError(f"{path}: another run is writing this file now; wait for it to finish "
+                        f"or choose another output folder") from None
+    return handle
+
+
+def path_of(lock: IO[str] | None) -> Path | None:
+    return None if lock is None else Path(lock.name)
+
+
+class Janitor:
+    """A small process that removes files if this process dies before it could (``kill -9``).
+
+    It waits for the end of a pipe only this process holds, which the kernel
+    closes however the process ends; ``dismiss`` ends it once the files are dealt with.
+    """
+
+    SCRIPT = ("import os, signal, sys\n"
+              "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+              "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+              "sys.stdin.read()\n"
+              "for path in sys.argv[1:]:\n"
+              "    try:\n"
+              "        os.remove(path)\n"
+              "    except OSError:\n"
+              "        pass\n")
+
+    def __init__(self, paths: list[Path | None]):
+        import subprocess
+        import sys
+
+        self.process = subprocess.Popen([sys.executable, "-S", "-c", self.SCRIPT,
+                                         *(str(path) for path in paths if path is not None)],
+                                        stdin=subprocess.PIPE, close_fds=True)
+
+    def dismiss(self) -> None:
+        """The files are renamed or removed: let the process end (it finds nothing to remove)."""
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def release(lock: IO[str] | None) -> None:
+    """Drop the lock taken by ``claim`` and its file."""
+    if lock is not None:
+        Path(lock.name).unlink(missing_ok=True)
+        lock.close()
 
 
 def open_pairs(path: str | os.PathLike) -> h5py.File:

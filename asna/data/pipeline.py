@@ -166,15 +166,25 @@ def ordered_windows(source: PairSource, blocks: Blocks) -> Iterator[Window]:
 
 
 def shuffled_windows(source: PairSource, blocks: Blocks, window_blocks: int, seed: int, stream: int,
-                     epochs: Iterator[int]) -> Iterator[Window]:
-    """Training: per epoch, windows of random blocks, each taken in a random order."""
+                     epochs: Iterator[int], skip_pairs: int = 0) -> Iterator[Window]:
+    """Training: per epoch, windows of random blocks, each taken in a random order.
+
+    ``skip_pairs``: leave out the stream's first pairs (a resumed run goes on
+    where it stopped); their order is drawn, their images not read.
+    """
     handle = source.open()
     try:
         for epoch in epochs:
             rng = np.random.default_rng([seed, stream, epoch])
             for window in epoch_windows(blocks, window_blocks, rng):
+                size = sum(stop - start for start, stop in window)
+                order = rng.permutation(size)
+                if skip_pairs >= size:
+                    skip_pairs -= size
+                    continue
                 images, y = source.read(handle, window)
-                yield Window(images, y, rng.permutation(len(y)))
+                yield Window(images, y, order[skip_pairs:])
+                skip_pairs = 0
     finally:
         if handle is not None:
             handle.close()
@@ -197,7 +207,7 @@ def rebatch(windows: Iterator[Window], batch_size: int, keep_last: bool) -> Iter
     pending: list[Batch] = []
     waiting = 0
     for window in windows:
-        position, size = 0, len(window.y)
+        position, size = 0, len(window.y) if window.order is None else len(window.order)
         while position < size:
             count = min(batch_size - waiting, size - position)
             positions = (np.arange(position, position + count) if window.order is None
@@ -220,8 +230,9 @@ def _join(parts: list[Batch]) -> Batch:
 
 # ---------------------------------------------------------------- the dataset
 
-def _batch_dataset(generator_factory, readers: int, size: int) -> tf.data.Dataset:
-    """Batches from ``readers`` generators (own file handle each), interleaved in a fixed order."""
+def _batch_dataset(generator_factory, readers: int, size: int, first_reader: int = 0) -> tf.data.Dataset:
+    """Batches from ``readers`` generators (own file handle each), interleaved in a fixed order
+    starting with ``first_reader`` (a resumed run goes on with the reader whose turn it was)."""
     image = tf.TensorSpec((None, size, size, 3), tf.uint8)
     signature = (image, image, tf.TensorSpec((None,), tf.float32))
 
@@ -230,14 +241,16 @@ def _batch_dataset(generator_factory, readers: int, size: int) -> tf.data.Datase
 
     if readers == 1:
         return one_reader(tf.constant(0, tf.int64))
-    return tf.data.Dataset.range(readers).interleave(
+    order = [(first_reader + step) % readers for step in range(readers)]
+    return tf.data.Dataset.from_tensor_slices(tf.constant(order, tf.int64)).interleave(
         one_reader, cycle_length=readers, block_length=1, num_parallel_calls=readers, deterministic=True)
 
 
 def make_dataset(path: str | os.PathLike, batch_size: int, *, training: bool, seed: int = 0,
                  shuffle_buffer: int = 256,
                  input_context: tf.distribute.InputContext | None = None, in_memory_budget_bytes: int = 0,
-                 repeat: bool | None = None, read_block: int = 16, readers: int = 1) -> tf.data.Dataset:
+                 repeat: bool | None = None, read_block: int = 16, readers: int = 1,
+                 skip_batches: int = 0) -> tf.data.Dataset:
     """A tf.data pipeline of ``((reference, distorted), y)`` batches over a prepared file.
 
     training=True: shuffled (seeded, new order each epoch), full batches only
@@ -251,7 +264,9 @@ def make_dataset(path: str | os.PathLike, batch_size: int, *, training: bool, se
     per-replica size. ``input_context`` shards by blocks of ``read_block``
     pairs. ``in_memory_budget_bytes``: read this shard's images into RAM once
     when they fit (0 = always stream from disk). ``readers``: parallel reading
-    generators for training (each with its own file handle).
+    generators for training (each with its own file handle). ``skip_batches``
+    (repeating training only): start after that many batches, exactly where an
+    uninterrupted run would be, without reading the skipped images.
     """
     if batch_size < 1 or read_block < 1 or readers < 1 or shuffle_buffer < 1:
         raise ValueError("batch_size, read_block, readers and shuffle_buffer must be positive")
@@ -268,6 +283,14 @@ def make_dataset(path: str | os.PathLike, batch_size: int, *, training: bool, se
     reader_blocks = [blocks[r::readers] for r in range(readers)]
     window_blocks = max(1, math.ceil(shuffle_buffer / read_block))
     invocations = [itertools.count() for _ in reader_blocks]
+    if skip_batches and not (training and repeat):
+        raise ValueError("skip_batches needs a repeating training pipeline")
+
+    def resume_point(reader: int) -> tuple[int, int]:
+        """(epoch, pairs into it) where ``reader`` resumes: batches go round-robin to the readers."""
+        done = max(0, (skip_batches - reader + readers - 1) // readers) * batch_size
+        per_epoch = sum(stop - start for start, stop in reader_blocks[reader])
+        return divmod(done, per_epoch)
 
     def generator(reader: int) -> Iterator[Batch]:
         reader = int(reader)
@@ -275,12 +298,13 @@ def make_dataset(path: str | os.PathLike, batch_size: int, *, training: bool, se
             return rebatch(ordered_windows(source, reader_blocks[0]), batch_size, keep_last=True)
         # with repeat one generator runs every epoch (carrying the last incomplete
         # batch over); without, each new iteration (a Keras epoch) is the next epoch
-        epochs = itertools.count() if repeat else iter([next(invocations[reader])])
+        first, skip = resume_point(reader) if repeat else (0, 0)
+        epochs = itertools.count(first) if repeat else iter([next(invocations[reader])])
         windows = shuffled_windows(source, reader_blocks[reader], window_blocks, seed,
-                                   shard * 1000 + reader, epochs)
+                                   shard * 1000 + reader, epochs, skip_pairs=skip)
         return rebatch(windows, batch_size, keep_last=False)
 
-    batches = _batch_dataset(generator, readers, info.image_size)
+    batches = _batch_dataset(generator, readers, info.image_size, first_reader=skip_batches % readers)
     batches = batches.apply(tf.data.experimental.assert_cardinality(
         _batch_count(reader_blocks, batch_size, training, repeat)))  # Keras then knows the epoch length
     batches = batches.map(lambda references, distorted, y: ((references, distorted), y))

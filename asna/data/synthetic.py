@@ -48,10 +48,8 @@ import math
 import os
 import time
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -62,6 +60,7 @@ from asna.data import xtest_distortions
 from asna.data.distortions import (BY_ID, DISTORTIONS, LEVELS, distort, mos_standardization,
                                    read_mos_table)
 from asna.data.layout import PairWriter, open_pairs
+from asna.data.workers import worker_pool
 from asna.errors import UserError
 
 SOURCE = "synthetic"
@@ -326,7 +325,7 @@ def iterate_distortions(tasks: Sequence[Task], workers: int) -> Iterator[list[tu
         yield from map(distort_reference, tasks)
         return
     # at most 2 x workers references in flight, so memory does not grow with the set
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+    with worker_pool(workers) as pool:
         pending = deque(pool.submit(distort_reference, task) for task in tasks[:2 * workers])
         for task in tasks[2 * workers:] + [None] * min(len(tasks), 2 * workers):
             result = pending.popleft().result()

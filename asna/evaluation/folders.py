@@ -24,7 +24,7 @@ import numpy as np
 from asna.data.images import FittedImageCache, read_rgb
 from asna.data.preparation import parse_score, read_label_lines, require_folder
 from asna.errors import UserError
-from asna.paths import atomic_write
+from asna.paths import atomic_write, check_writable
 from asna.evaluation.scorer import check_pair_sizes
 
 IMAGE_EXTENSIONS = frozenset({".bmp", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp",
@@ -136,11 +136,8 @@ def pair_batches(pairs: Sequence[FolderPair], batch_size: int
 
 
 def check_output_file(path: str | os.PathLike, option: str) -> Path:
-    """Refuse an output path that is a folder, before any work is done."""
-    path = Path(path)
-    if path.is_dir():
-        raise UserError(f"{path}: is a folder; {option} wants a file name")
-    return path
+    """Refuse an output path that is a folder or cannot be written, before any work is done."""
+    return check_writable(path, option)
 
 
 def write_scores(path: str | os.PathLike, names: Sequence[str], scores: np.ndarray) -> Path:

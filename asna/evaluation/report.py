@@ -41,7 +41,7 @@ import numpy as np
 
 from asna import metrics
 from asna.errors import UserError
-from asna.paths import atomic_write
+from asna.paths import atomic_write, check_writable
 
 METHODS = ("model", "psnr", "ssim", "ms_ssim", "gmsd", "haarpsi")
 METRIC_KEYS = ("srcc", "plcc", "krcc", "rmse", "main_score")
@@ -165,7 +165,7 @@ def check_figure_path(path: str | os.PathLike, option: str) -> Path:
     if path.suffix.lower().lstrip(".") not in formats:
         raise UserError(f"{path}: {option} needs one of the extensions "
                         f"{', '.join('.' + f for f in sorted(formats))}")
-    return path
+    return check_writable(path, option)
 
 
 def plot_scatter(path: str | os.PathLike, y_true: np.ndarray, predictions: dict[str, np.ndarray],

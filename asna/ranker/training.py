@@ -9,17 +9,22 @@ short run see as many distinct vectors as the long one without over-fitting.
 from __future__ import annotations
 
 import math
-import sys
 import os
+import shutil
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from asna.checkpoint import AtomicCheckpoint, FiniteLossGuard, nan_stop_message
+from asna.errors import UserError
+from asna.paths import fsync_folder
 from asna.ranker.data import make_rank_vectors
 from asna.ranker.models import build_ranker
+from asna.run_state import differing_keys, read_state
 
 
 @dataclass
@@ -42,7 +47,7 @@ class RankerRecipe:
 class FreshRankVectors(keras.utils.PyDataset):
     """Batches of rank vectors; with ``fresh`` a new set is drawn after every epoch."""
 
-    def __init__(self, num_vectors: int, length: int, batch_size: int, seed: int, fresh: bool):
+    def __init__(self, num_vectors: int, length: int, batch_size: int, seed: int | list[int], fresh: bool):
         super().__init__()
         self.num_vectors, self.length, self.batch_size = num_vectors, length, batch_size
         self.fresh = fresh
@@ -95,37 +100,62 @@ def step_decay_callback(recipe: RankerRecipe) -> keras.callbacks.Callback:
         lambda epoch: recipe.learning_rate * 0.1 ** (epoch // 30))
 
 
-def train_ranker(recipe: RankerRecipe, out: str | os.PathLike) -> keras.Model:
+def train_ranker(recipe: RankerRecipe, out: str | os.PathLike, overwrite: bool = False) -> keras.Model:
     """Train a ranker and keep the best one on validation at ``out`` (``.keras``).
 
-    The best model is written under a temporary name and renamed when training
-    ends, so an interrupted run never replaces a good ranker with a partial one.
-    An interrupted run resumes from its last finished epoch when started again
-    with the same ``out`` (Keras' BackupAndRestore).
+    Every finished epoch with finite losses is saved atomically in the hidden
+    folder ``.<name>.backup`` beside ``out`` (best model, weights, optimiser
+    state, log rows); ``out`` is replaced only when training ends, so an
+    interrupted run never replaces a good ranker with a partly trained one.
+    Started again with the same recipe, an interrupted run goes on from its last
+    saved epoch; with another recipe it is refused unless ``overwrite``. The
+    first non-finite batch loss stops training before its epoch is saved.
     """
     out = Path(out)
+    state_folder = out.with_name(f".{out.stem}.backup")
+    wanted = {key: value for key, value in asdict(recipe).items() if key != "max_minutes"}
+    state = None if overwrite else read_state(state_folder)
+    if state is not None and state.extra.get("recipe") != wanted:
+        changed = differing_keys(state.extra.get("recipe", {}), wanted)
+        raise UserError(f"{state_folder}: an interrupted run with other settings ({', '.join(changed)}) "
+                        f"is saved here; rerun with its settings to resume it or pass --overwrite")
+    if state is not None and state.epochs >= recipe.epochs:
+        raise UserError(f"{state_folder}: the interrupted run has finished {state.epochs} epoch(s); "
+                        f"ask for more than {state.epochs} epochs to go on, or pass --overwrite")
+    if state is None:  # nothing to resume: clear what an earlier, different or unfinished run left
+        shutil.rmtree(state_folder, ignore_errors=True)
+    created = not out.parent.exists()
     out.parent.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(recipe.seed)
     num_val = int(recipe.num_data * recipe.val_fraction)
     num_train = recipe.num_data - num_val
     val_vectors, val_ranks = make_rank_vectors(num_val, recipe.length,
                                                np.random.default_rng(recipe.seed + 1))
+    first_epoch = state.epochs if state else 0
+    data_seed = [recipe.seed + 2, first_epoch] if first_epoch else recipe.seed + 2
     train_data = FreshRankVectors(num_train, recipe.length, recipe.batch_size,
-                                  seed=recipe.seed + 2, fresh=recipe.fresh_data)
+                                  seed=data_seed, fresh=recipe.fresh_data)
     model = build_ranker(recipe.architecture, recipe.length)
     optimizer = keras.optimizers.Adam(learning_rate_for(recipe, len(train_data)))
     model.compile(optimizer=optimizer, loss="mae")
-    partial = out.with_name(f".{out.stem}.partial.keras")
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(out.with_name(f".{out.stem}.backup"))),
-        keras.callbacks.ModelCheckpoint(str(partial), monitor="val_loss", save_best_only=True),
-        keras.callbacks.CSVLogger(str(out.with_suffix(".log.csv"))),
-        StopAfterMinutes(recipe.max_minutes),
-    ]
+    best = state_folder / "best.keras"
+    guard = FiniteLossGuard()
+    checkpoint = AtomicCheckpoint(guard, best, state_folder, out.with_suffix(".log.csv"),
+                                  resume=state is not None, extra={"recipe": wanted})
+    callbacks = [guard, checkpoint, StopAfterMinutes(recipe.max_minutes)]
     if recipe.schedule == "step":
-        callbacks.append(step_decay_callback(recipe))
-    model.fit(train_data, epochs=recipe.epochs, validation_data=(val_vectors, val_ranks),
-              validation_batch_size=8192, callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
-    if partial.exists():
-        os.replace(partial, out)
+        callbacks.insert(0, step_decay_callback(recipe))
+    model.fit(train_data, epochs=recipe.epochs, initial_epoch=first_epoch,
+              validation_data=(val_vectors, val_ranks), validation_batch_size=8192, callbacks=callbacks,
+              verbose=1 if sys.stdout.isatty() else 2)
+    if guard.failure is not None:
+        message = nan_stop_message(guard, checkpoint, "--learning-rate")
+        if checkpoint.saved_epochs == 0:
+            shutil.rmtree(state_folder, ignore_errors=True)
+            if created:
+                out.parent.rmdir()
+        raise UserError(message.replace("--resume and ", "the same arguments and "))
+    os.replace(best, out)
+    fsync_folder(out.parent)
+    shutil.rmtree(state_folder, ignore_errors=True)
     return keras.models.load_model(out, compile=False)
