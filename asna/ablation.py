@@ -57,6 +57,7 @@ class Grid:
     steps_per_epoch: int
     data_dir: Path
     out: Path
+    precision: str = "auto"
 
     def data_file(self, split: str) -> Path:
         return self.data_dir / f"synthetic_{split}.h5"
@@ -64,7 +65,8 @@ class Grid:
     def settings(self) -> dict:
         """What makes cells comparable: every cell in one folder shares these."""
         return {"image_size": self.image_size, "epochs": self.epochs,
-                "steps_per_epoch": self.steps_per_epoch, "data_dir": str(self.data_dir.resolve())}
+                "steps_per_epoch": self.steps_per_epoch, "data_dir": str(self.data_dir.resolve()),
+                "precision": self.precision}
 
     def cells(self) -> list[tuple[str, str, int]]:
         return [(network, loss, seed) for network in self.networks for loss in self.losses
@@ -125,6 +127,7 @@ def cell_config(grid: Grid, network: str, loss: str, seed: int) -> Config:
     overrides = [f"data.train='{grid.data_file('train')}'", f"data.val='{grid.data_file('val')}'",
                  f"model.image_size={grid.image_size}", f"training.epochs={grid.epochs}",
                  f"training.steps_per_epoch={grid.steps_per_epoch}", f"training.seed={seed}",
+                 f"training.precision={grid.precision}",
                  f"training.model_path='{run}'", *loss_keys]
     if network == "tiled" and grid.image_size % base.model.tile_size:
         overrides.append(f"model.tile_size={grid.image_size}")
@@ -228,7 +231,8 @@ def _above(mean: float, baseline: float | None) -> str:
 def summary_markdown(grid: Grid, table, baselines: dict[str, dict[str, float]]) -> str:
     """The summary: one row per cell (mean ± sd over seeds), then the baselines."""
     means, sds, counts = cell_statistics(table)
-    lines = [f"# Ablation: {grid.image_size} px, {grid.epochs} epoch(s) of {grid.steps_per_epoch} steps",
+    lines = [f"# Ablation: {grid.image_size} px, {grid.epochs} epoch(s) of {grid.steps_per_epoch} steps, "
+             f"precision {grid.precision}",
              "", f"Data: `{grid.data_dir}`. SRCC/PLCC against the files' MOS; mean ± sd over seeds "
              "(sd 0 with one seed). Each model is the checkpoint with the best validation loss.", "",
              "| network | loss | seeds | val SRCC | test SRCC | test PLCC | xtest SRCC | mean above -GMSD "

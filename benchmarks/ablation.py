@@ -23,6 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from asna.ablation import LOSSES, Grid, parse_names, run_grid  # noqa: E402
 from asna.config import NETWORKS  # noqa: E402
+from asna.precision import PRECISIONS  # noqa: E402
 from asna.errors import run_cli  # noqa: E402
 from asna.evaluation import positive_int  # noqa: E402
 
@@ -40,12 +41,14 @@ def main() -> int:
     parser.add_argument("--data-dir", default="data/synthetic", metavar="DIR",
                         help="folder of synthetic_{train,val,test,xtest}.h5 (default data/synthetic)")
     parser.add_argument("--out", default="runs/ablation", metavar="OUT", help="output folder (default runs/ablation)")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
+                        help="training.precision of every cell (default auto)")
     arguments = parser.parse_args()
     grid = Grid(networks=parse_names(arguments.networks, NETWORKS, "--networks"),
                 losses=parse_names(arguments.losses, LOSSES, "--losses"), seeds=arguments.seeds,
                 image_size=arguments.image_size, epochs=arguments.epochs,
                 steps_per_epoch=arguments.steps_per_epoch, data_dir=Path(arguments.data_dir),
-                out=Path(arguments.out))
+                out=Path(arguments.out), precision=arguments.precision)
     run_grid(grid)
     return 0
 

@@ -1,0 +1,54 @@
+"""The demo over several training seeds and precisions: mean ± sd of its test and xtest SRCC.
+
+Trains the demo's attention network once per (precision, seed) on the same
+built-in set (made or reused in --data-dir), each run in OUT/<precision>_seed<k>/,
+and writes OUT/results.csv (a row per run) and OUT/summary.md (mean ± sd per
+precision beside PSNR, SSIM, MS-SSIM, -GMSD and HaarPSI). Runs already finished
+(their metrics.json exists) are kept, so an interrupted study resumes.
+
+Example: python benchmarks/demo_seeds.py --seeds 3 --precisions float32,mixed_bfloat16 \
+    --out runs/demo_seeds
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from asna.errors import run_cli  # noqa: E402
+from asna.evaluation import positive_int  # noqa: E402
+from asna.precision import PRECISIONS  # noqa: E402
+
+
+def precision_list(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names or any(name not in PRECISIONS for name in names):
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(PRECISIONS)}")
+    return names
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=positive_int, default=3, metavar="N", help="training seeds 0..N-1 (default 3)")
+    parser.add_argument("--precisions", type=precision_list, default=["auto"],
+                        help=f"comma-separated, of {', '.join(PRECISIONS)} (default auto)")
+    parser.add_argument("--data-dir", default="data/synthetic", help="where the built-in set is made or reused")
+    parser.add_argument("--out", default="runs/demo_seeds", help="output folder (default runs/demo_seeds)")
+    parser.add_argument("--config", default="configs/attention_synthetic.txt", help="training config")
+    parser.add_argument("--image-size", type=positive_int, default=64, help="image side (default 64)")
+    parser.add_argument("--crops-per-image", type=positive_int, default=4,
+                        help="reference crops per validation/test photograph (default 4)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override a training config value in every run (repeatable)")
+    arguments = parser.parse_args()
+    from asna.seed_study import run_study
+
+    run_study(arguments.data_dir, arguments.out, arguments.config, arguments.image_size,
+              arguments.crops_per_image, arguments.seeds, arguments.precisions, arguments.overrides,
+              "python " + " ".join(["benchmarks/demo_seeds.py", *sys.argv[1:]]))
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
