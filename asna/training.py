@@ -186,6 +186,21 @@ def seed_everything(seed: int, deterministic: bool) -> None:
 def train(network: str, config: Config, resume: bool = False, overwrite: bool = False) -> Path:
     """Train ``network`` as the config says; returns the path of the best model.
 
+    The dtype policy the run picks (``training.precision``) holds for the run
+    only: the caller's global policy comes back afterwards, so models built or
+    loaded later in the same process (evaluation, the next ablation cell) are
+    not silently built in a half type.
+    """
+    previous = keras.mixed_precision.global_policy()
+    try:
+        return _train_run(network, config, resume, overwrite)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def _train_run(network: str, config: Config, resume: bool, overwrite: bool) -> Path:
+    """The body of ``train``, run under the picked precision.
+
     Everything is checked before the run folder is touched; each epoch with
     finite losses is saved atomically (best model, log, resume state), and the
     first non-finite batch loss stops training before its epoch is saved.
