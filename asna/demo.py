@@ -22,8 +22,8 @@ import cv2
 from asna import metrics
 from asna.config import load_config
 from asna.data.layout import decode_strings, open_pairs
+from asna.evaluation.report import SHORT_NAMES
 
-NAMES = {"psnr": "PSNR", "ssim": "SSIM", "ms_ssim": "MS-SSIM"}
 
 
 def step(message: str) -> None:
@@ -104,12 +104,12 @@ def verdict(reports: dict[str, dict]) -> str:
         model = srcc_of(report["model"])
         baselines = {method: srcc_of(numbers) for method, numbers in report.items() if method != "model"}
         parts.append(f"{where} network {model:.4f}, " + ", ".join(
-            f"{NAMES.get(method, method.upper())} {value:.4f}" for method, value in baselines.items()))
+            f"{SHORT_NAMES.get(method, method.upper())} {value:.4f}" for method, value in baselines.items()))
         for method, value in baselines.items():
             if not model > value and not math.isnan(value):
                 beaten_everywhere = False
-                missed.append(f"{NAMES.get(method, method.upper())} on {where}")
-    methods = ", ".join(NAMES.get(m, m.upper()) for m in next(iter(reports.values())) if m != "model")
+                missed.append(f"{SHORT_NAMES.get(method, method.upper())} on {where}")
+    methods = ", ".join(SHORT_NAMES.get(m, m.upper()) for m in next(iter(reports.values())) if m != "model")
     outcome = (f"the network beats {methods} on {' and '.join(reports)}" if beaten_everywhere
                else f"the network does NOT beat {', '.join(missed)}")
     return "SRCC: " + "; ".join(parts) + f" -> {outcome}"

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Sequence
 
 from asna.errors import UserError
+from asna.evaluation.report import SHORT_NAMES
 from asna.paths import atomic_write
 
 RESULTS, SUMMARY = "results.csv", "summary.md"
 COLUMNS = ("precision", "seed", "val_srcc", "test_srcc", "test_plcc", "xtest_srcc", "xtest_plcc", "minutes")
 BASELINES = ("psnr", "ssim", "ms_ssim", "gmsd", "haarpsi")
-NAMES = {"psnr": "PSNR", "ssim": "SSIM", "ms_ssim": "MS-SSIM", "gmsd": "-GMSD", "haarpsi": "HaarPSI"}
 
 
 def best_val_srcc(log: Path) -> float:
@@ -64,7 +64,7 @@ def summary_markdown(table, baselines: dict[str, dict[str, float]], command: str
               "| method | test SRCC | xtest SRCC |", "|---|---|---|"]
     for method in BASELINES:
         if method in baselines["test"]:
-            lines.append(f"| {NAMES[method]} | {baselines['test'][method]:.4f} | "
+            lines.append(f"| {SHORT_NAMES[method]} | {baselines['test'][method]:.4f} | "
                          f"{baselines['xtest'][method]:.4f} |")
     return "\n".join(lines) + "\n"
 

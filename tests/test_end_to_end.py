@@ -134,7 +134,7 @@ def test_demo_verdict_names_every_baseline_of_the_report():
 
     line = verdict({"test": report(0.8, psnr=0.6, ssim=0.7, ms_ssim=0.76, gmsd=0.79),
                     "xtest": report(0.81, psnr=0.65, ssim=0.72, ms_ssim=0.8, gmsd=0.8)})
-    assert line.endswith("-> the network beats PSNR, SSIM, MS-SSIM, GMSD on test and xtest")
+    assert line.endswith("-> the network beats PSNR, SSIM, MS-SSIM, -GMSD on test and xtest")
     assert "test network 0.8000, PSNR 0.6000" in line and "xtest network 0.8100" in line
     line = verdict({"test": report(0.8, psnr=0.6, ms_ssim=0.85), "xtest": report(0.7, psnr=0.75, ms_ssim=None)})
     assert line.endswith("-> the network does NOT beat MS-SSIM on test, PSNR on xtest")

@@ -48,6 +48,8 @@ METRIC_KEYS = ("srcc", "plcc", "krcc", "rmse", "main_score")
 LABELS = {"model": "model score", "psnr": "PSNR (dB)", "ssim": "SSIM", "ms_ssim": "MS-SSIM",
           "gmsd": "GMSD (lower = better)", "haarpsi": "HaarPSI"}
 ROW_NAMES = {"gmsd": "-gmsd"}  # the table shows the figures of the value it correlates
+SHORT_NAMES = {"model": "network", "psnr": "PSNR", "ssim": "SSIM", "ms_ssim": "MS-SSIM", "gmsd": "-GMSD",
+               "haarpsi": "HaarPSI"}  # in one-line verdicts and summaries; GMSD's figures are -GMSD's
 SIGNS = {"gmsd": -1.0}  # distortions are negated so every method's correlations grow with quality
 BY_SOURCE = "by_source"
 
