@@ -26,7 +26,8 @@ def main() -> int:
     parser.add_argument("--config", default="configs/attention_synthetic.txt", help="training config")
     parser.add_argument("--image-size", type=int, default=64, help="image side for data and network")
     parser.add_argument("--crops-per-image", type=int, default=4, help="reference crops per validation/test photograph (training: twice as many)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the built-in set (crops, distortions); the training seed is --set training.seed=K")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a training config value (repeatable)")
     arguments = parser.parse_args()

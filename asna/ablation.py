@@ -280,8 +280,21 @@ def plot_grid(path: Path, table, baselines: dict[str, dict[str, float]]) -> Path
                 axis.axhline(value, color="black", linestyle=style, linewidth=1, label=name)
         axis.set_xticks(np.arange(len(networks)), networks)
         axis.set(title=f"{split} SRCC (mean ± sd over seeds)", ylabel="SRCC")
+    axes[0].set_ylim(*srcc_range(means, sds, baselines))  # differences of hundredths must show
     axes[1].legend(fontsize=8, loc="lower right")
     return save_figure(figure, path)
+
+
+def srcc_range(means, sds, baselines: dict[str, dict[str, float]]) -> tuple[float, float]:
+    """The y range of the plot: every bar end, error bar and baseline line, with a margin."""
+    values = [value for split in ("test", "xtest") for value in (
+        *(means[f"{split}_srcc"] - sds[f"{split}_srcc"]), *(means[f"{split}_srcc"] + sds[f"{split}_srcc"]),
+        *(baselines[split].get(method) for method, _, _ in BASELINE_LINES))
+        if value is not None and math.isfinite(value)]
+    if not values:
+        return -1.0, 1.0
+    low, high = min(values), max(values)
+    return max(-1.0, math.floor(round((low - 0.05) * 20, 9)) / 20), min(1.0, high + 0.03)
 
 
 def write_reports(grid: Grid, table) -> None:

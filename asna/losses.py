@@ -15,7 +15,7 @@ which is how the shipped configs' factors were converted.) Everything is
 computed in float32, also under mixed precision.
 
 The loss is registered with Keras, so ``keras.models.load_model`` reloads a
-compiled model after ``import asna``; the ranker is rebuilt from the saved
+compiled model after ``import asna.models``; the ranker is rebuilt from the saved
 ``[loss]`` settings.
 """
 

@@ -64,6 +64,10 @@ def test_cell_configs_set_the_loss_terms(data_dir, tmp_path):
     config = cell_config(settings, "tiled", "mse", 1)
     assert config.model.image_size == SIZE and SIZE % config.model.tile_size == 0
     assert config.training.seed == 1 and config.training.steps_per_epoch == 2
+    assert config.training.precision == "auto"
+    bfloat16 = Grid(("bn",), ("mse",), 1, SIZE, 1, 2, data_dir, tmp_path, precision="mixed_bfloat16")
+    assert cell_config(bfloat16, "bn", "mse", 0).training.precision == "mixed_bfloat16"
+    assert bfloat16.settings()["precision"] == "mixed_bfloat16"  # a grid in another precision is refused
 
 
 def test_bad_input_is_one_line(data_dir, tmp_path):
@@ -77,3 +81,13 @@ def test_bad_input_is_one_line(data_dir, tmp_path):
     assert not (tmp_path / "o").exists()
     with pytest.raises(UserError, match="holds 16 x 16 pairs; set --image-size 16"):
         run_grid(Grid(("simple",), ("mse",), 1, 32, 1, 1, data_dir, tmp_path / "o2"))
+
+
+def test_plot_range_holds_every_bar_error_bar_and_baseline():
+    from asna.ablation import srcc_range
+
+    means = pd.DataFrame({"test_srcc": [0.80, 0.82], "xtest_srcc": [0.83, 0.84]})
+    sds = pd.DataFrame({"test_srcc": [0.05, 0.01], "xtest_srcc": [0.0, 0.01]})
+    baselines = {"test": {"gmsd": 0.81, "haarpsi": 0.70, "ms_ssim": float("nan")},
+                 "xtest": {"gmsd": 0.9, "haarpsi": None}}
+    assert srcc_range(means, sds, baselines) == (0.65, pytest.approx(0.93))
