@@ -16,20 +16,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from asna.demo import add_demo_arguments  # noqa: E402
 from asna.errors import run_cli  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default="data/synthetic", help="where the built-in set is made or reused")
     parser.add_argument("--out", default="runs/demo", help="folder for the model, metrics and figures")
-    parser.add_argument("--config", default="configs/attention_synthetic.txt", help="training config")
-    parser.add_argument("--image-size", type=int, default=64, help="image side for data and network")
-    parser.add_argument("--crops-per-image", type=int, default=4, help="reference crops per validation/test photograph (training: twice as many)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the built-in set (crops, distortions); the training seed is --set training.seed=K")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override a training config value (repeatable)")
+    add_demo_arguments(parser)
     arguments = parser.parse_args()
     from asna.demo import run_demo
 

@@ -26,6 +26,17 @@ from asna.evaluation.report import SHORT_NAMES
 
 
 
+def add_demo_arguments(parser) -> None:
+    """The options ``demo.py`` and ``benchmarks/demo_seeds.py`` share: data, config, sizes, overrides."""
+    parser.add_argument("--data-dir", default="data/synthetic", help="where the built-in set is made or reused")
+    parser.add_argument("--config", default="configs/attention_synthetic.txt", help="training config")
+    parser.add_argument("--image-size", type=int, default=64, help="image side for data and network")
+    parser.add_argument("--crops-per-image", type=int, default=4,
+                        help="reference crops per validation/test photograph (training: twice as many)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override a training config value (repeatable)")
+
+
 def step(message: str) -> None:
     print(f"\n=== {message}", flush=True)
 

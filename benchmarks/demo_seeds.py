@@ -6,8 +6,7 @@ and writes OUT/results.csv (a row per run) and OUT/summary.md (mean ± sd per
 precision beside PSNR, SSIM, MS-SSIM, -GMSD and HaarPSI). Runs already finished
 (their metrics.json exists) are kept, so an interrupted study resumes.
 
-Example: python benchmarks/demo_seeds.py --seeds 3 --precisions float32,mixed_bfloat16 \
-    --out runs/demo_seeds
+Example: python benchmarks/demo_seeds.py --seeds 3 --precisions mixed_bfloat16,float32
 """
 
 import argparse
@@ -16,6 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from asna.demo import add_demo_arguments  # noqa: E402
 from asna.errors import run_cli  # noqa: E402
 from asna.evaluation import positive_int  # noqa: E402
 from asna.precision import PRECISIONS  # noqa: E402
@@ -33,14 +33,8 @@ def main() -> int:
     parser.add_argument("--seeds", type=positive_int, default=3, metavar="N", help="training seeds 0..N-1 (default 3)")
     parser.add_argument("--precisions", type=precision_list, default=["auto"],
                         help=f"comma-separated, of {', '.join(PRECISIONS)} (default auto)")
-    parser.add_argument("--data-dir", default="data/synthetic", help="where the built-in set is made or reused")
     parser.add_argument("--out", default="runs/demo_seeds", help="output folder (default runs/demo_seeds)")
-    parser.add_argument("--config", default="configs/attention_synthetic.txt", help="training config")
-    parser.add_argument("--image-size", type=positive_int, default=64, help="image side (default 64)")
-    parser.add_argument("--crops-per-image", type=positive_int, default=4,
-                        help="reference crops per validation/test photograph (default 4)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override a training config value in every run (repeatable)")
+    add_demo_arguments(parser)
     arguments = parser.parse_args()
     from asna.seed_study import run_study
 
