@@ -33,13 +33,13 @@ import numpy as np
 
 from asna.config import NETWORKS, Config, load_config
 from asna.errors import UserError
+from asna.evaluation.classic import METHODS as BASELINES
 from asna.paths import REPO_ROOT, atomic_write
 
 LOSSES = ("mse", "mse_plcc", "learned", "softrank")
 SPLITS = ("train", "val", "test", "xtest")
 COLUMNS = ("network", "loss", "seed", "val_srcc", "test_srcc", "test_plcc", "xtest_srcc", "seconds")
 PLCC_MIX = 0.5  # the original BN / second simple set's pre-training mix
-BASELINES = ("psnr", "ssim", "ms_ssim", "gmsd", "haarpsi")
 RESULTS, SUMMARY, PLOT, BASELINE_FILE = "results.csv", "summary.md", "ablation.png", "baselines.json"
 SETTINGS = "settings.json"
 BASELINE_LINES = (("gmsd", "-GMSD", "--"), ("haarpsi", "HaarPSI", ":"), ("ms_ssim", "MS-SSIM", "-."))
@@ -136,15 +136,12 @@ def cell_config(grid: Grid, network: str, loss: str, seed: int) -> Config:
 
 def score_file(model, path: Path, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """The model's scores of every pair of a prepared file and the file's raw MOS."""
-    from asna.data.layout import DISTORTED, REFERENCE, open_pairs
+    from asna.evaluation.report import hdf5_set
 
-    scores = []
-    with open_pairs(path) as handle:
-        mos = handle["mos"][:].astype(np.float64)
-        for start in range(0, len(mos), batch_size):
-            block = handle["x"][start:start + batch_size]
-            scores.append(np.asarray(model.predict_on_batch([block[:, REFERENCE], block[:, DISTORTED]])))
-    return np.concatenate(scores).reshape(-1), mos
+    data = hdf5_set(path)
+    scores = [np.asarray(model.predict_on_batch([references, distorted])).reshape(-1)
+              for references, distorted in data.batches(batch_size)]
+    return np.concatenate(scores), np.asarray(data.mos, dtype=np.float64)
 
 
 def run_cell(grid: Grid, network: str, loss: str, seed: int) -> dict:
@@ -152,12 +149,13 @@ def run_cell(grid: Grid, network: str, loss: str, seed: int) -> dict:
     import keras
 
     from asna import metrics
+    from asna.precision import for_inference
     from asna.training import train
 
     started = time.perf_counter()
     keras.backend.clear_session()
     model_path = train(network, cell_config(grid, network, loss, seed), overwrite=True)
-    model = keras.models.load_model(model_path, compile=False)
+    model = for_inference(keras.models.load_model(model_path, compile=False))  # scored as reports score
     row: dict = {"network": network, "loss": loss, "seed": seed}
     for split in ("val", "test", "xtest"):
         scores, mos = score_file(model, grid.data_file(split))

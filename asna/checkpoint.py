@@ -130,11 +130,15 @@ def _number(value: Any) -> float | str:
         return str(value)
 
 
-def nan_stop_message(guard: FiniteLossGuard, checkpoint: AtomicCheckpoint, setting: str) -> str:
-    """The one-line error after a NaN stop: where it happened, what is kept, what to lower."""
+def nan_stop_message(guard: FiniteLossGuard, checkpoint: AtomicCheckpoint, setting: str,
+                     resume: str = "--resume") -> str:
+    """The one-line error after a NaN stop: where it happened, what is kept, what to lower.
+
+    ``resume``: how the user continues the run (the ranker continues with the same arguments).
+    """
     if checkpoint.saved_epochs:
         kept = (f"epoch {checkpoint.saved_epochs}, the last finite one, is saved; continue it with "
-                f"--resume and a lower {setting}")
+                f"{resume} and a lower {setting}")
     else:
         kept = f"no epoch finished with finite losses, so no model was saved; start again with a lower {setting}"
     return f"training stopped: {guard.failure}; {kept}"

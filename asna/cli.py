@@ -35,5 +35,5 @@ def train_main(network: str, description: str) -> int:
     check_training_run(config, RunFiles(config.training.model_path), arguments.resume, arguments.overwrite)
     from asna.training import train  # TensorFlow loads only once the config, data and run are known good
 
-    train(network, config, resume=arguments.resume, overwrite=arguments.overwrite)
+    train(network, config, resume=arguments.resume, overwrite=arguments.overwrite, checked=True)
     return 0

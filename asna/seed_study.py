@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Sequence
 
 from asna.errors import UserError
+from asna.evaluation.classic import METHODS as BASELINES
 from asna.evaluation.report import SHORT_NAMES
 from asna.paths import atomic_write
 
 RESULTS, SUMMARY = "results.csv", "summary.md"
 COLUMNS = ("precision", "seed", "val_srcc", "test_srcc", "test_plcc", "xtest_srcc", "xtest_plcc", "minutes")
-BASELINES = ("psnr", "ssim", "ms_ssim", "gmsd", "haarpsi")
 
 
 def best_val_srcc(log: Path) -> float:
@@ -34,9 +34,8 @@ def best_val_srcc(log: Path) -> float:
     return float(table.loc[table["val_loss"].idxmin(), "val_srcc"])
 
 
-def run_row(precision: str, seed: int, run_dir: Path, minutes: float) -> dict:
-    """One results row from a finished run folder."""
-    report = json.loads((run_dir / "metrics.json").read_text())
+def run_row(precision: str, seed: int, run_dir: Path, report: dict, minutes: float) -> dict:
+    """One results row from a finished run folder and its parsed ``metrics.json``."""
     return {"precision": precision, "seed": seed, "val_srcc": best_val_srcc(run_dir / "log.csv"),
             "test_srcc": report["model"]["srcc"], "test_plcc": report["model"]["plcc"],
             "xtest_srcc": report["xtest"]["model"]["srcc"], "xtest_plcc": report["xtest"]["model"]["plcc"],
@@ -76,10 +75,10 @@ def run_study(data_dir: str, out_dir: str, config_path: str, image_size: int, cr
 
     from asna.demo import run_demo
 
-    if seeds < 1:
-        raise UserError(f"--seeds {seeds}: must be at least 1")
+    if seeds < 1 or not precisions:
+        raise UserError(f"--seeds {seeds} --precisions {','.join(precisions)}: need at least one of each")
     out = Path(out_dir)
-    rows, baselines = [], {}
+    rows, report = [], {}
     for precision in precisions:
         for seed in range(seeds):
             run_dir = out / f"{precision}_seed{seed}"
@@ -92,12 +91,13 @@ def run_study(data_dir: str, out_dir: str, config_path: str, image_size: int, cr
                 atomic_write(run_dir / "minutes.txt", lambda t, m=minutes: t.write_text(f"{m:.2f}\n"))
             minutes_file = run_dir / "minutes.txt"
             minutes = float(minutes_file.read_text()) if minutes_file.exists() else float("nan")
-            rows.append(run_row(precision, seed, run_dir, minutes))
             report = json.loads((run_dir / "metrics.json").read_text())
-            baselines = {"test": {m: report[m]["srcc"] for m in BASELINES if m in report},
-                         "xtest": {m: report["xtest"][m]["srcc"] for m in BASELINES if m in report["xtest"]}}
+            rows.append(run_row(precision, seed, run_dir, report, minutes))
             table = pd.DataFrame(rows, columns=list(COLUMNS))
             atomic_write(out / RESULTS, lambda t: table.to_csv(t, index=False, float_format="%.6f"))
+    # the baselines do not depend on the training run: the last report's serve
+    baselines = {"test": {m: report[m]["srcc"] for m in BASELINES if m in report},
+                 "xtest": {m: report["xtest"][m]["srcc"] for m in BASELINES if m in report["xtest"]}}
     text = summary_markdown(table, baselines, command)
     atomic_write(out / SUMMARY, lambda t: t.write_text(text, encoding="utf-8"))
     print("\n" + text)

@@ -132,7 +132,7 @@ def compile_model(config: Config, init_weights: bool = True) -> keras.Model:
     return model
 
 
-def build_datasets(config: Config, strategy: tf.distribute.Strategy, val_count: int, skip_batches: int = 0
+def build_datasets(config: Config, strategy: tf.distribute.Strategy, train_info, val_info, skip_batches: int = 0
                    ) -> tuple[tf.data.Dataset, tf.data.Dataset, tf.data.Dataset, bool]:
     """Training data, validation data (every pair) and the validation data the loss can take.
 
@@ -149,8 +149,9 @@ def build_datasets(config: Config, strategy: tf.distribute.Strategy, val_count: 
     batch = training.batch_size * strategy.num_replicas_in_sync
     train_data = without_auto_sharding(make_dataset(
         config.data.train, batch, training=True, seed=training.seed, input_context=context,
-        skip_batches=skip_batches))
-    val_data = without_auto_sharding(make_dataset(config.data.val, batch, training=False))
+        skip_batches=skip_batches, info=train_info))
+    val_data = without_auto_sharding(make_dataset(config.data.val, batch, training=False, info=val_info))
+    val_count = len(val_info)
     val_loss_data = val_data.apply(tf.data.experimental.assert_cardinality(math.ceil(val_count / batch)))
     if config.loss.ranker == "learned":  # the learned ranker needs full batches; correlations use all
         val_loss_data = val_data.filter(lambda images, y: tf.shape(y)[0] == batch).apply(
@@ -183,7 +184,8 @@ def seed_everything(seed: int, deterministic: bool) -> None:
     keras.utils.set_random_seed(seed)
 
 
-def train(network: str, config: Config, resume: bool = False, overwrite: bool = False) -> Path:
+def train(network: str, config: Config, resume: bool = False, overwrite: bool = False,
+          checked: bool = False) -> Path:
     """Train ``network`` as the config says; returns the path of the best model.
 
     The dtype policy the run picks (``training.precision``) holds for the run
@@ -193,12 +195,12 @@ def train(network: str, config: Config, resume: bool = False, overwrite: bool = 
     """
     previous = keras.mixed_precision.global_policy()
     try:
-        return _train_run(network, config, resume, overwrite)
+        return _train_run(network, config, resume, overwrite, checked)
     finally:
         keras.mixed_precision.set_global_policy(previous)
 
 
-def _train_run(network: str, config: Config, resume: bool, overwrite: bool) -> Path:
+def _train_run(network: str, config: Config, resume: bool, overwrite: bool, checked: bool) -> Path:
     """The body of ``train``, run under the picked precision.
 
     Everything is checked before the run folder is touched; each epoch with
@@ -208,13 +210,11 @@ def _train_run(network: str, config: Config, resume: bool, overwrite: bool) -> P
     from asna.data.pipeline import file_info
     from asna.plots import plot_training_curves
 
-    from asna.data.augment import AugmentSettings
-
     check_network(config, network)
-    AugmentSettings.from_config(config)  # a bad value fails before anything is written
     training = config.training
     files = RunFiles(training.model_path)
-    check_training_run(config, files, resume, overwrite)
+    if not checked:
+        check_training_run(config, files, resume, overwrite)
     strategy = make_strategy(training.distribute)  # first: multi-worker set-up must precede other ops
     if not is_chief():
         files = RunFiles(str(files.folder / f"worker_{task_index()}" / files.model.name))
@@ -238,7 +238,7 @@ def _train_run(network: str, config: Config, resume: bool, overwrite: bool) -> P
         before_state=lambda: config.save(files.config))
     first_epoch = checkpoint.initial_epoch
     train_data, val_data, val_loss_data, multi_worker = build_datasets(
-        config, strategy, len(val_info), skip_batches=first_epoch * steps)
+        config, strategy, train_info, val_info, skip_batches=first_epoch * steps)
     created = prepare_run_folder(files, resume, overwrite)  # the first change to the run folder
     callbacks = build_callbacks(config, files, ValidationCorrelations(val_data, val_info.y), guard, checkpoint)
     print(f"training {network} on {len(train_info)} pairs ({steps} steps of {global_batch} per epoch, "

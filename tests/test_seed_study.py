@@ -42,6 +42,6 @@ def test_finished_runs_are_summarised_without_training(tmp_path):
 def test_zero_seeds_is_refused(tmp_path):
     from asna.errors import UserError
 
-    with pytest.raises(UserError, match="--seeds 0"):
+    with pytest.raises(UserError, match="--seeds 0 --precisions float32: need at least one of each"):
         run_study(str(tmp_path), str(tmp_path / "out"), "configs/attention_synthetic.txt", 64, 4, 0,
                   ["float32"], [], "")

@@ -250,7 +250,7 @@ def make_dataset(path: str | os.PathLike, batch_size: int, *, training: bool, se
                  shuffle_buffer: int = 256,
                  input_context: tf.distribute.InputContext | None = None, in_memory_budget_bytes: int = 0,
                  repeat: bool | None = None, read_block: int = 16, readers: int = 1,
-                 skip_batches: int = 0) -> tf.data.Dataset:
+                 skip_batches: int = 0, info: PairFileInfo | None = None) -> tf.data.Dataset:
     """A tf.data pipeline of ``((reference, distorted), y)`` batches over a prepared file.
 
     training=True: shuffled (seeded, new order each epoch), full batches only
@@ -267,10 +267,12 @@ def make_dataset(path: str | os.PathLike, batch_size: int, *, training: bool, se
     generators for training (each with its own file handle). ``skip_batches``
     (repeating training only): start after that many batches, exactly where an
     uninterrupted run would be, without reading the skipped images.
+    ``info``: the
+    file's ``file_info``, when the caller has it (the file is then not read again).
     """
     if batch_size < 1 or read_block < 1 or readers < 1 or shuffle_buffer < 1:
         raise ValueError("batch_size, read_block, readers and shuffle_buffer must be positive")
-    info = file_info(path)
+    info = info or file_info(path)  # training passes what it has already read
     blocks = make_blocks(info.count, read_block)
     shard = 0
     if input_context is not None:

@@ -34,8 +34,9 @@ import numpy as np
 from tqdm import tqdm
 
 from asna.data.images import LIGHTNESS_RANGE, FittedImageCache, describe_size, scale_lightness
-from asna.data.layout import SOURCES, PairWriter, temporary_path
+from asna.data.layout import SOURCES, PairWriter
 from asna.errors import UserError
+from asna.paths import atomic_write
 
 Fit = Callable[[np.ndarray, Path], np.ndarray]
 """Turns a decoded RGB image into the S x S canvas, or raises ``UserError``."""
@@ -109,12 +110,9 @@ class Problems:
 
     def write_list(self, path: Path) -> None:
         """Write ``pair<TAB>problem`` lines beside the output (replacing an old list)."""
-        temporary = temporary_path(path)
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(f"# {len(self.skipped)} pairs skipped by --skip-bad: pair<TAB>problem\n")
-            for pair, message in self.skipped:
-                handle.write(f"{pair}\t{message}\n")
-        os.replace(temporary, path)
+        text = f"# {len(self.skipped)} pairs skipped by --skip-bad: pair<TAB>problem\n" + "".join(
+            f"{pair}\t{message}\n" for pair, message in self.skipped)
+        atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
 # ----------------------------------------------------------------------------- files

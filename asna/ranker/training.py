@@ -149,12 +149,12 @@ def train_ranker(recipe: RankerRecipe, out: str | os.PathLike, overwrite: bool =
               validation_data=(val_vectors, val_ranks), validation_batch_size=8192, callbacks=callbacks,
               verbose=1 if sys.stdout.isatty() else 2)
     if guard.failure is not None:
-        message = nan_stop_message(guard, checkpoint, "--learning-rate")
+        message = nan_stop_message(guard, checkpoint, "--learning-rate", resume="the same arguments")
         if checkpoint.saved_epochs == 0:
             shutil.rmtree(state_folder, ignore_errors=True)
             if created:
                 out.parent.rmdir()
-        raise UserError(message.replace("--resume and ", "the same arguments and "))
+        raise UserError(message)
     os.replace(best, out)
     fsync_folder(out.parent)
     shutil.rmtree(state_folder, ignore_errors=True)
