@@ -8,9 +8,14 @@ Datasets of a prepared file (N pairs of S x S images):
 * ``dist_name``  (N,) UTF-8 strings: the distorted image's file name
 * ``ref_id``     (N,) UTF-8 strings: the reference's id; splits never share one
 * ``source``     (N,) UTF-8 strings from ``SOURCES``
+* ``dist_type``  (N,) UTF-8 strings: the pair's distortion type id (``"10"``), empty
+  when the set has none (PieAPP); from layout version 2 on
 
 File attributes: ``standardization`` (JSON object ``{source: [mean, std]}``),
 ``image_size``, ``split_seed``, ``split`` (``train`` / ``val``), ``layout_version``.
+
+Version 1 files (no ``dist_type``) are still read: :func:`read_dist_types` takes
+the type from the distorted image's name there (``A0001_10_03.bmp`` -> ``10``).
 
 The writer streams: pairs are appended to chunked, resizable datasets, so memory
 does not grow with the number of pairs. It writes under a hidden temporary name
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import IO, Any
 
@@ -35,11 +41,14 @@ import numpy as np
 
 from asna.errors import UserError
 
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2  # 2: the per-pair ``dist_type``
 SOURCES = ("tid2008", "tid2013", "pieapp", "pipal", "synthetic")
+UNTYPED_SOURCES = ("pieapp",)  # sets whose pairs have no distortion type
 REFERENCE, DISTORTED = 0, 1
 STRING_DTYPE = h5py.string_dtype(encoding="utf-8")
-REQUIRED_DATASETS = ("x", "y", "mos", "dist_name", "ref_id", "source")
+REQUIRED_DATASETS = ("x", "y", "mos", "dist_name", "ref_id", "source")  # what every version holds
+DIST_TYPE = "dist_type"
+TYPED_NAME = re.compile(r"^.+_(?P<type>\d+)_\d+\.[A-Za-z0-9]+$")
 
 
 def temporary_path(path: Path) -> Path:
@@ -71,7 +80,7 @@ class PairWriter:
         self.extra_attributes = extra_attributes or {}
         self.count = 0
         self._file: h5py.File | None = None
-        self._buffer: list[tuple[np.ndarray, np.ndarray, float, str, str, str]] = []
+        self._buffer: list[tuple[np.ndarray, np.ndarray, float, str, str, str, str]] = []
 
     def __enter__(self) -> "PairWriter":
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,14 +100,19 @@ class PairWriter:
             "x", shape=(0, 2, size, size, 3), maxshape=(None, 2, size, size, 3), dtype=np.uint8,
             chunks=(1, 2, size, size, 3), compression=self.compression)}
         for name, dtype in (("y", np.float32), ("mos", np.float32), ("dist_name", STRING_DTYPE),
-                            ("ref_id", STRING_DTYPE), ("source", STRING_DTYPE)):
+                            ("ref_id", STRING_DTYPE), ("source", STRING_DTYPE), (DIST_TYPE, STRING_DTYPE)):
             self._datasets[name] = self._file.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype,
                                                              chunks=(4096,))
         return self
 
     def append(self, reference: np.ndarray, distorted: np.ndarray, mos: float,
-               dist_name: str, ref_id: str, source: str) -> None:
-        """Queue one pair (uint8 RGB S x S x 3 each); written in small blocks."""
+               dist_name: str, ref_id: str, source: str, dist_type: str | None = None) -> None:
+        """Queue one pair (uint8 RGB S x S x 3 each); written in small blocks.
+
+        ``dist_type`` is the set's own id of the pair's distortion type (KADID's
+        ``"10"`` for JPEG), ``""`` when the set has none; None takes it from a
+        ``<ref>_<type>_<level>.<ext>`` name (none for a source without types).
+        """
         expected = (self.image_size, self.image_size, 3)
         for image in (reference, distorted):
             if image.shape != expected or image.dtype != np.uint8:
@@ -106,7 +120,9 @@ class PairWriter:
                                  f"got {image.dtype} {image.shape}")
         if source not in self.standardization:
             raise ValueError(f"{dist_name}: source {source!r} has no standardisation")
-        self._buffer.append((reference, distorted, float(mos), dist_name, ref_id, source))
+        if dist_type is None:
+            dist_type = "" if source in UNTYPED_SOURCES else type_from_name(dist_name)
+        self._buffer.append((reference, distorted, float(mos), dist_name, ref_id, source, str(dist_type)))
         if len(self._buffer) >= self.buffer_pairs:
             self._flush()
 
@@ -121,8 +137,8 @@ class PairWriter:
             return
         assert self._file is not None
         start, n = self.count, len(self._buffer)
-        for name in REQUIRED_DATASETS:
-            self._datasets[name].resize(start + n, axis=0)
+        for dataset in self._datasets.values():
+            dataset.resize(start + n, axis=0)
         pairs = np.stack([np.stack([r, d]) for r, d, *_ in self._buffer])
         self._datasets["x"][start:start + n] = pairs
         mos = np.array([b[2] for b in self._buffer], dtype=np.float32)
@@ -134,6 +150,7 @@ class PairWriter:
         self._datasets["dist_name"][start:start + n] = [b[3] for b in self._buffer]
         self._datasets["ref_id"][start:start + n] = [b[4] for b in self._buffer]
         self._datasets["source"][start:start + n] = sources
+        self._datasets[DIST_TYPE][start:start + n] = [b[6] for b in self._buffer]
         self._file.flush()  # raises here, where it can be handled, when the disk is full
         self.count += n
         self._buffer.clear()
@@ -287,3 +304,26 @@ def read_standardization(handle: h5py.File) -> dict[str, tuple[float, float]]:
 def decode_strings(values: np.ndarray) -> list[str]:
     """h5py returns stored strings as bytes; give them back as str."""
     return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values]
+
+
+def type_from_name(name: str) -> str:
+    """The type id of ``<ref>_<type>_<level>.<ext>`` (``A0001_10_03.bmp`` -> ``"10"``), or ``""``.
+
+    Leading zeros are dropped (``i01_01_1.bmp`` -> ``"1"``); a copy's suffix
+    (``A0001_10_03.bmp#L0.734``, intensity copies) is ignored.
+    """
+    match = TYPED_NAME.match(name.split("#", 1)[0])
+    return str(int(match["type"])) if match else ""
+
+
+def read_dist_types(handle: h5py.File) -> list[str]:
+    """Every pair's distortion type id (``""`` for none): stored from layout version 2, else from the name.
+
+    Version 1 files hold no type; their names follow ``<ref>_<type>_<level>``
+    for the built-in set, TID and PIPAL, so the name gives it, except for
+    sources that have no types (PieAPP).
+    """
+    if DIST_TYPE in handle:
+        return decode_strings(handle[DIST_TYPE][:])
+    names, sources = decode_strings(handle["dist_name"][:]), decode_strings(handle["source"][:])
+    return ["" if source in UNTYPED_SOURCES else type_from_name(name) for name, source in zip(names, sources)]

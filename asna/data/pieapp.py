@@ -7,7 +7,8 @@ As the original: the train and val label splits (the test split is not used),
 one pair per label row, reference = the row's reference, distorted = image A,
 score = the processed preference for A (the raw one where that is empty; rows
 with neither are skipped and counted). The 256 x 256 images are zero-padded to
-the centre of the canvas.
+the centre of the canvas. PieAPP names no distortion type per image, so the
+pairs' ``dist_type`` stays empty.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ Layout: ``Train_Ref/A0001.bmp``, ``Train_Label/A0001.txt`` with lines
 ``A0001_00_00.bmp,1520.0648``, and the distorted images in a folder whose name
 changed between releases (``Train_Dis/``, ``training_inp/``,
 ``Distortion_1 ... Distortion_4/``): they are found anywhere below the folder
-the user names. The original held the whole set in memory (16 GB and more);
-here it is streamed.
+the user names. The name's middle field (``00`` of ``A0001_00_00.bmp``) is the
+distortion type, stored with each pair. The original held the whole set in
+memory (16 GB and more); here it is streamed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from asna.data.images import require_size
+from asna.data.layout import type_from_name
 from asna.data.preparation import (FileIndex, Fit, PairSpec, Problems, SourcePairs, parse_score,
                                    read_label_lines, require_child, require_folder)
 from asna.errors import UserError
@@ -72,4 +74,5 @@ def _pair(line: str, where: str, references: FileIndex, distorted: FileIndex) ->
                                         stem=True)
     distorted_path = distorted.require(name, where)
     return PairSpec(source="pipal", ref_id=f"pipal/{reference_path.stem}", reference=reference_path,
-                    distorted=distorted_path, dist_name=distorted_path.name, mos=mos)
+                    distorted=distorted_path, dist_name=distorted_path.name, mos=mos,
+                    dist_type=type_from_name(distorted_path.name))

@@ -54,7 +54,8 @@ class PairSpec:
 
     ``group`` is the split key when it is not ``ref_id``: pairs with the same
     group always land in the same file (TID2008 and TID2013 share their 25
-    references, so both use ``tid/I01``).
+    references, so both use ``tid/I01``). ``dist_type`` is the set's id of the
+    distortion type (``""`` where it has none), for per-type reports.
     """
 
     source: str
@@ -64,6 +65,7 @@ class PairSpec:
     dist_name: str
     mos: float
     group: str | None = None
+    dist_type: str = ""
 
     @property
     def split_group(self) -> str:
@@ -436,7 +438,7 @@ def _stream(pairs: list[PairSpec], writers: dict[str, PairWriter], validation: f
         split = "val" if pair.split_group in validation else "train"
         copies = extra_copies(pair, *images) if extra_copies else ()
         for reference, distorted, name in [(*images, pair.dist_name), *copies]:
-            writers[split].append(reference, distorted, pair.mos, name, pair.ref_id, pair.source)
+            writers[split].append(reference, distorted, pair.mos, name, pair.ref_id, pair.source, pair.dist_type)
             stats.setdefault((split, pair.source), RunningStats()).add(pair.mos)
             written[split] += 1
     return written

@@ -460,8 +460,9 @@ def create_synthetic(out_dir: str | os.PathLike, image_size: int = 288, crops_pe
             name = "xtest" if task[-1] else reference.split
             labelled = [(distorted_name(reference.ref_id, type_id, level), table[(type_id, level)].mos_mean,
                          image) for type_id, level, image in pairs]
-            for pair_name, mos, image in labelled:
-                writers[name].append(reference.image, image, mos, pair_name, reference.ref_id, SOURCE)
+            for (type_id, _, _), (pair_name, mos, image) in zip(pairs, labelled):
+                writers[name].append(reference.image, image, mos, pair_name, reference.ref_id, SOURCE,
+                                     dist_type=str(type_id))
                 summary.mos.setdefault(name, []).append(mos)
             summary.references.setdefault(name, []).append(reference.ref_id)
             if export is not None and name != "xtest":

@@ -6,7 +6,8 @@ Peculiarities, results and perspectives", Signal Processing: Image
 Communication 30, 2015.
 
 Layout: ``reference_images/I01.BMP ...``, ``distorted_images/iRR_TT_L.bmp`` and
-``mos_with_names.txt`` (``<mos> <file name>`` per line). The archives mix
+``mos_with_names.txt`` (``<mos> <file name>`` per line); ``TT`` of the name is the
+distortion type (``TID2013_TYPES``), stored with each pair. The archives mix
 ``I25.BMP`` with ``i25.bmp`` and ``I01_01_1.bmp`` with ``i14_04_3.bmp``, so names
 are matched ignoring case instead of asking users to rename files.
 """
@@ -27,8 +28,21 @@ TID_SOURCES = ("tid2008", "tid2013")
 TID_STANDARDIZATION = (4.47, 1.30)
 """The original's mean and std for both TID sets (measured: 4.480/1.342 and 4.475/1.240)."""
 
+TID2013_TYPES = {
+    1: "additive Gaussian noise", 2: "additive noise in colour components", 3: "spatially correlated noise",
+    4: "masked noise", 5: "high-frequency noise", 6: "impulse noise", 7: "quantisation noise",
+    8: "Gaussian blur", 9: "image denoising", 10: "JPEG compression", 11: "JPEG 2000 compression",
+    12: "JPEG transmission errors", 13: "JPEG 2000 transmission errors", 14: "non-eccentricity pattern noise",
+    15: "local block-wise distortions", 16: "mean shift (intensity)", 17: "contrast change",
+    18: "change of colour saturation", 19: "multiplicative Gaussian noise", 20: "comfort noise",
+    21: "lossy compression of noisy images", 22: "colour quantisation with dither", 23: "chromatic aberrations",
+    24: "sparse sampling and reconstruction"}
+"""TID2013's 24 distortion types (the second field of ``i01_10_3.bmp``), as its paper lists them."""
+TID2008_TYPES = {number: name for number, name in TID2013_TYPES.items() if number <= 17}
+"""TID2008 has the first 17 of them, under the same numbers."""
+
 LABEL_FILE = "mos_with_names.txt"
-DISTORTED_NAME = re.compile(r"^i(?P<reference>\d+)_\d+_\d+\.[a-z0-9]+$", re.IGNORECASE)
+DISTORTED_NAME = re.compile(r"^i(?P<reference>\d+)_(?P<type>\d+)_\d+\.[a-z0-9]+$", re.IGNORECASE)
 
 
 def tid_fit(image_size: int) -> Fit:
@@ -75,4 +89,5 @@ def _pair(fields: list[str], where: str, source: str, references: FileIndex,
     key = reference_key(match["reference"])
     reference_path = references.require(key, where, f"reference image {key} of {name}", stem=True)
     return PairSpec(source=source, ref_id=f"{source}/{key}", reference=reference_path,
-                    distorted=distorted_path, dist_name=distorted_path.name, mos=mos, group=f"tid/{key}")
+                    distorted=distorted_path, dist_name=distorted_path.name, mos=mos, group=f"tid/{key}",
+                    dist_type=str(int(match["type"])))
