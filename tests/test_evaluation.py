@@ -132,7 +132,7 @@ def script_runs(workspace: Path, bad_workspace: Path):
                               "--tta", "flips", "--batch-size", "4", cwd=workspace),
         "dataset": start_script("evaluation_dataset.py", "--data", "data.h5", "--tta", "none",
                                 "--json", "out/report.json", "--csv", "out/pairs.csv",
-                                "--plot", "out/scatter.png", cwd=workspace),
+                                "--plot", "out/scatter.png", "--type-plot", "out/types.png", cwd=workspace),
     }
     for name, (script, arguments, _) in bad_input_cases(workspace).items():
         started[f"bad: {name}"] = start_script(script, *arguments, cwd=workspace)
@@ -376,7 +376,62 @@ def test_dataset_script_on_a_challenge_folder(workspace, script_runs, monkeypatc
         "--tta", "none", "--json", str(tmp_path / "r.json")], monkeypatch, capsys, workspace)
     assert code == 0
     assert "6 pairs" in out
-    assert set(json.loads((tmp_path / "r.json").read_text())) == set(report.METHODS)
+    assert set(json.loads((tmp_path / "r.json").read_text())) == {*report.METHODS, "by_type"}
+    assert "SRCC per distortion type (3 types)" in out
+
+
+def noisy_typed_folder(folder: Path) -> None:
+    """One reference; type 1: labels fall as noise grows, type 3: they rise; type 10: two pairs; 4: one label."""
+    rng = np.random.default_rng(5)
+    (folder / "Ref").mkdir(parents=True)
+    (folder / "Dis").mkdir()
+    reference = rng.integers(40, 216, (40, 48, 3)).astype(np.uint8)
+    cv2.imwrite(str(folder / "Ref" / "A0001.png"), reference)
+    lines = []
+    for kind, levels, label in ((1, 4, lambda level: 5 - level), (3, 4, lambda level: level),
+                                (10, 2, lambda level: level), (4, 3, lambda level: 2.0)):
+        for level in range(1, levels + 1):
+            noisy = np.clip(reference + rng.normal(0, 6 * 2 ** level, reference.shape), 0, 255).astype(np.uint8)
+            name = f"A0001_{kind:02d}_{level:02d}.png"
+            cv2.imwrite(str(folder / "Dis" / name), noisy)
+            lines.append(f"{name},{label(level)}")
+    (folder / "labels.txt").write_text("\n".join(lines) + "\n")
+
+
+def test_folder_report_per_type_figures_through_the_real_path(workspace, script_runs, tmp_path, capsys):
+    folder = tmp_path / "typed"
+    noisy_typed_folder(folder)
+    blocks = report.run_dataset(None, str(folder / "Ref"), str(folder / "Dis"), str(folder / "labels.txt"),
+                                [str(workspace / "models")], "none", "tile", None, 4, str(tmp_path / "r.json"),
+                                None, None, type_plot=str(tmp_path / "types.png"), type_names="kadid")
+    by_type = json.loads((tmp_path / "r.json").read_text())["by_type"]
+    assert list(by_type) == ["1", "3", "4", "10"] and by_type["3"]["name"] == "Motion Blur"
+    for method in ("psnr", "ssim", "gmsd", "haarpsi"):  # noise that doubles per level: every baseline ranks it
+        assert by_type["1"][method] == pytest.approx(1.0), method
+        assert by_type["3"][method] == pytest.approx(-1.0), method  # labels that rise with the damage
+    assert by_type["1"]["pairs"] == 4 and -1.0 <= by_type["1"]["model"] <= 1.0
+    assert by_type["10"]["psnr"] is None and by_type["4"]["psnr"] is None  # 2 pairs; constant labels
+    assert blocks["psnr"]["srcc"] == pytest.approx(json.loads((tmp_path / "r.json").read_text())["psnr"]["srcc"])
+    out = capsys.readouterr().out
+    assert "SRCC per distortion type (4 types)" in out and "1 GBLUR" in out
+    assert cv2.imread(str(tmp_path / "types.png")) is not None
+
+
+def test_folder_names_without_types_give_one_line(workspace, script_runs, tmp_path, capsys):
+    folder = tmp_path / "plain"
+    shutil.copytree(workspace / "challenge", folder)
+    for path in (folder / "Dis").glob("A0002_*.bmp"):
+        path.rename(path.with_name(path.name.replace("_01.bmp", ".bmp")))  # A0002_02.bmp: no level
+    lines = (folder / "labels.txt").read_text().splitlines()
+    (folder / "labels.txt").write_text("".join(
+        (line.replace("_01.bmp", ".bmp") if line.startswith("A0002") else line) + "\n" for line in lines))
+    blocks = report.run_dataset(None, str(folder / "Ref"), str(folder / "Dis"), str(folder / "labels.txt"),
+                                [str(workspace / "models")], "none", "tile", None, 4, None, None, None,
+                                type_plot=str(tmp_path / "types.png"))
+    out = capsys.readouterr().out
+    assert "by_type" not in blocks and not (tmp_path / "types.png").exists()
+    assert "no per-type figures: A0002_01.bmp does not follow <ref>_<type>_<level>.<ext> (nor do 2 other names)" in out
+    assert f"{tmp_path / 'types.png'} not written: no per-type figures" in out
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -405,6 +460,11 @@ def bad_input_cases(workspace: Path) -> dict[str, tuple[str, list[str], str]]:
         "labels and data": ("evaluation_dataset.py", [
             "--data", str(workspace / "data.h5"), "--labels", str(challenge / "labels.txt"),
             "--json", str(bad / "r.json")], "either --data"),
+        "type names for a file": ("evaluation_dataset.py", [
+            "--data", str(workspace / "data.h5"), "--type-names", "kadid"], "--type-names is for folders"),
+        "type plot format": ("evaluation_dataset.py", [
+            "--data", str(workspace / "data.h5"), "--type-plot", str(bad / "types.xyz")],
+            "--type-plot needs one of the extensions"),
     }
 
 
@@ -485,9 +545,12 @@ def test_dataset_script_reports_every_method(script_runs, workspace):
     assert result.returncode == 0, result.stderr
     assert "ms_ssim" in result.stdout and "main score" in result.stdout
     blocks = json.loads((workspace / "out" / "report.json").read_text())
-    assert list(blocks) == ["model", "psnr", "ssim", "ms_ssim", "gmsd", "haarpsi"]
-    for numbers in blocks.values():
-        assert list(numbers) == ["srcc", "plcc", "krcc", "rmse", "main_score"]
+    assert list(blocks) == ["model", "psnr", "ssim", "ms_ssim", "gmsd", "haarpsi", "by_type"]
+    for method in report.METHODS:
+        assert list(blocks[method]) == ["srcc", "plcc", "krcc", "rmse", "main_score"]
+    # types from the names A000r_TT_01.bmp (source synthetic: KADID's names); two pairs each, too few
+    assert blocks["by_type"]["2"] == {"name": "Lens Blur", "pairs": 2, **dict.fromkeys(report.METHODS)}
+    assert list(blocks["by_type"]) == ["1", "2", "3"] and (workspace / "out" / "types.png").stat().st_size > 0
     for method in ("psnr", "gmsd", "haarpsi"):  # more noise, lower label; GMSD reported negated
         assert blocks[method]["srcc"] > 0.9, method
     rows = (workspace / "out" / "pairs.csv").read_text().splitlines()

@@ -10,7 +10,8 @@ second, before the models load):
 * ``classic`` — PSNR, SSIM, MS-SSIM, GMSD and HaarPSI per pair, the baselines of the report;
 * ``similarity`` — GMSD and HaarPSI written from their papers;
 * ``folders`` — challenge-style folders (``Ref/A0001.bmp``, ``Dis/A0001_TT_LL.bmp``) and label files;
-* ``report``  — metrics per method, the table, JSON, CSV and scatter plot.
+* ``report``  — metrics per method, the table, JSON, CSV and scatter plot;
+* ``per_type`` — each method's SRCC per distortion type: its table, JSON block and bar plot.
 
 This module holds only what the three ``evaluation_*.py`` scripts share on the
 command line.

@@ -22,10 +22,15 @@ file's raw ``mos``, or the label file's scores).
   scores (which leaves its correlations unchanged).
 * A method that has no value for some pair (SSIM and MS-SSIM of images under
   11 pixels) gets NaN (null) for every number.
+* Every method's SRCC per distortion type (``asna.evaluation.per_type``), from
+  the same per-pair values: a second table (types as rows), a ``by_type`` block
+  ``{type: {"name", "pairs", method: srcc}}`` in the JSON beside the unchanged
+  method blocks, and ``--type-plot``, a grouped bar plot.
 
 Outputs: a table on screen; ``--json`` a block per method; ``--csv`` one row per
-pair; ``--plot`` one scatter panel per method. Every file is written under a
-temporary name and renamed, so nothing half-written is ever left.
+pair; ``--plot`` one scatter panel per method; ``--type-plot`` the per-type bars.
+Every file is written under a temporary name and renamed, so nothing
+half-written is ever left.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ import numpy as np
 
 from asna import metrics
 from asna.errors import UserError
+from asna.evaluation.per_type import (BY_TYPE, PairTypes, folder_types, format_type_table, plot_types,
+                                     stored_types, trailing_line, type_blocks, wins_line)
 from asna.paths import atomic_write, check_writable
 
 METHODS = ("model", "psnr", "ssim", "ms_ssim", "gmsd", "haarpsi")
@@ -89,8 +96,9 @@ def method_blocks(y_true: np.ndarray, predictions: dict[str, np.ndarray]) -> dic
 
 
 def build_report(y_true: np.ndarray, predictions: dict[str, np.ndarray],
-                 sources: Sequence[str] | None = None) -> dict[str, dict]:
-    """The pooled blocks of :func:`method_blocks`, plus ``by_source`` when ``sources`` has several."""
+                 sources: Sequence[str] | None = None, types: PairTypes | None = None) -> dict[str, dict]:
+    """The pooled blocks of :func:`method_blocks`, plus ``by_source`` when ``sources`` has several
+    and ``by_type`` (each method's SRCC per distortion type) when ``types`` gives any."""
     report = method_blocks(y_true, predictions)
     names = sorted(set(sources)) if sources is not None else []
     if len(names) > 1:
@@ -100,6 +108,9 @@ def build_report(y_true: np.ndarray, predictions: dict[str, np.ndarray],
                                 {method: np.asarray(values)[labels == name]
                                  for method, values in predictions.items()})
             for name in names}
+    if types is not None and types.any:
+        report[BY_TYPE] = type_blocks(y_true, {method: oriented(method, predictions[method])
+                                               for method in METHODS if method in predictions}, types)
     return report
 
 
@@ -119,7 +130,7 @@ def _table_rows(blocks: dict[str, dict]) -> list[str]:
 
 def format_table(report: dict[str, dict], pairs: int, sources: Sequence[str] | None = None) -> str:
     """A fixed-width table (pooled, then one per source when there are several); fitted RMSE marked."""
-    pooled = {method: numbers for method, numbers in report.items() if method != BY_SOURCE}
+    pooled = {method: report[method] for method in METHODS if method in report}
     title = f"{pairs} pairs" + (", all sources pooled" if BY_SOURCE in report else "")
     lines = [title, *_table_rows(pooled)]
     for name, blocks in report.get(BY_SOURCE, {}).items():
@@ -128,6 +139,15 @@ def format_table(report: dict[str, dict], pairs: int, sources: Sequence[str] | N
     lines.append("* RMSE after a least-squares linear fit of the metric to the true scores")
     if "gmsd" in pooled:
         lines.append("-gmsd: GMSD is a distortion (lower = better); its figures are those of -GMSD")
+    return "\n".join(lines)
+
+
+def format_types(report: dict[str, dict], types: PairTypes | None) -> str:
+    """The per-type table, the lines that say where the model leads and trails, or why there is none."""
+    lines = [format_type_table(report[BY_TYPE], ROW_NAMES), wins_line(report[BY_TYPE], ROW_NAMES),
+             trailing_line(report[BY_TYPE], ROW_NAMES)] if BY_TYPE in report else []
+    if types is not None and types.note:
+        lines.append(types.note)
     return "\n".join(lines)
 
 
@@ -225,6 +245,7 @@ class LabelledSet:
     mos: np.ndarray
     sources: list[str] | None  # per pair (HDF5 files); None: the models' own scale
     batches: Batches
+    types: PairTypes | None = None  # each pair's distortion type, for the per-type figures
 
     def __post_init__(self) -> None:
         if len(self.names) < 2:
@@ -234,13 +255,14 @@ class LabelledSet:
 
 def hdf5_set(path: str | os.PathLike) -> LabelledSet:
     """A prepared HDF5 file: its S x S pairs, raw ``mos`` and per-pair ``source``."""
-    from asna.data.layout import DISTORTED, REFERENCE, decode_strings, open_pairs
+    from asna.data.layout import DISTORTED, REFERENCE, decode_strings, open_pairs, read_dist_types
 
     with open_pairs(path) as handle:
         names = decode_strings(handle["dist_name"][:])
         references = decode_strings(handle["ref_id"][:])
         sources = decode_strings(handle["source"][:])
         mos = handle["mos"][:].astype(np.float64)
+        types = stored_types(read_dist_types(handle), sources)
 
     def batches(batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         with open_pairs(path) as handle:
@@ -248,11 +270,11 @@ def hdf5_set(path: str | os.PathLike) -> LabelledSet:
                 block = handle["x"][start:start + batch_size]
                 yield block[:, REFERENCE], block[:, DISTORTED]
 
-    return LabelledSet(str(path), names, references, mos, sources, batches)
+    return LabelledSet(str(path), names, references, mos, sources, batches, types)
 
 
-def folder_set(ref_dir: str, dis_dir: str, labels: str) -> LabelledSet:
-    """A challenge folder and its ``name,score`` label file."""
+def folder_set(ref_dir: str, dis_dir: str, labels: str, type_names: str | None = None) -> LabelledSet:
+    """A challenge folder and its ``name,score`` label file; types from the names (``type_names``: whose ids)."""
     from asna.evaluation.folders import labelled_pairs, match_pairs, pair_batches, read_labels
 
     pairs, mos = labelled_pairs(match_pairs(ref_dir, dis_dir), read_labels(labels), labels)
@@ -261,8 +283,9 @@ def folder_set(ref_dir: str, dis_dir: str, labels: str) -> LabelledSet:
         for _, references, distorted in pair_batches(pairs, batch_size):
             yield references, distorted
 
-    return LabelledSet(str(dis_dir), [p.name for p in pairs], [p.reference.name for p in pairs],
-                       mos, None, batches)
+    names = [p.name for p in pairs]
+    return LabelledSet(str(dis_dir), names, [p.reference.name for p in pairs], mos, None, batches,
+                       folder_types(names, type_names))
 
 
 def score_set(scorer, data: LabelledSet, tta: str, fit: str,
@@ -298,28 +321,46 @@ def per_pair_columns(data: LabelledSet, predictions: dict[str, np.ndarray]) -> d
 def run_dataset(data_file: str | None, ref_dir: str | None, dis_dir: str | None, labels: str | None,
                 model_paths: Sequence[str] | None, tta: str, fit: str, scale_source: str | None,
                 batch_size: int, json_path: str | None, plot_path: str | None,
-                csv_path: str | None) -> dict[str, dict]:
-    """Everything ``evaluation_dataset.py`` does: check, load, score, report, write."""
+                csv_path: str | None, *, type_plot: str | None = None,
+                type_names: str | None = None) -> dict[str, dict]:
+    """Everything ``evaluation_dataset.py`` does: check, load, score, report, write.
+
+    ``type_plot``: the per-type bar plot's file; ``type_names``: whose type ids a
+    folder's names carry (``kadid``, ``tid2008``, ``tid2013``), for their names.
+    """
     from asna.evaluation.folders import check_output_file
     from asna.evaluation.scorer import QualityScorer, check_sources, inspect_models
 
     for path, option in ((json_path, "--json"), (csv_path, "--csv")):
         if path:
             check_output_file(path, option)
-    if plot_path:
-        check_figure_path(plot_path, "--plot")
-    data = hdf5_set(data_file) if data_file else folder_set(ref_dir, dis_dir, labels)
+    for path, option in ((plot_path, "--plot"), (type_plot, "--type-plot")):
+        if path:
+            check_figure_path(path, option)
+    data = hdf5_set(data_file) if data_file else folder_set(ref_dir, dis_dir, labels, type_names)
     infos = inspect_models(model_paths)
     check_sources(infos, [scale_source] if scale_source or data.sources is None else data.sources)
     scorer = QualityScorer.load(infos, batch_size)
     predictions = score_set(scorer, data, tta, fit, scale_source)
-    report = build_report(data.mos, predictions, data.sources)
+    report = build_report(data.mos, predictions, data.sources, data.types)
     print(f"{data.where}: {len(infos)} model(s), TTA {tta}")
     print(format_table(report, len(data.names), data.sources))
+    types_text = format_types(report, data.types)
+    if types_text:
+        print("\n" + types_text)
     if json_path:
         print(f"wrote {write_json(json_path, report)}")
     if csv_path:
         print(f"wrote {write_csv(csv_path, per_pair_columns(data, predictions))}")
     if plot_path:
         print(f"wrote {plot_scatter(plot_path, data.mos, predictions, report, data.where)}")
+    if type_plot:
+        print(f"wrote {write_type_plot(type_plot, report, data.where)}" if BY_TYPE in report
+              else f"{type_plot} not written: no per-type figures")
     return report
+
+
+def write_type_plot(path: str | os.PathLike, report: dict[str, dict], title: str = "") -> Path:
+    """The report's per-type SRCC as grouped bars (one group per type, one bar per method)."""
+    return plot_types(path, report[BY_TYPE], ROW_NAMES,
+                      f"{title}: SRCC per distortion type" if title else "")
