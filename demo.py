@@ -4,10 +4,11 @@ This is what `make demo` runs. It needs no download and runs on a CPU. The
 network trains on the training photographs, keeps its best epoch on the
 validation photographs and is scored on the test photographs (test file) and
 on the same photographs distorted by a second implementation (xtest file),
-beside the classic metrics. The results land in --out: model.keras,
-metrics.json (test, with "xtest" inside), scatter.png, predictions.csv,
-xtest_scatter.png, xtest_predictions.csv, training_curves.png and a
-challenge-format folder of the test pairs with its scores.
+beside the classic metrics, pooled and per distortion type. The results land
+in --out: model.keras, metrics.json (test, with "xtest" inside, each with a
+by_type block), scatter.png, predictions.csv, types.png (SRCC per type),
+xtest_scatter.png, xtest_predictions.csv, xtest_types.png, training_curves.png
+and a challenge-format folder of the test pairs with its scores.
 """
 
 import argparse

@@ -9,12 +9,18 @@ scored on the test photographs, which neither step saw: on the test file
 photographs and labels, distortions made by a second, independent
 implementation) and, as a user would score challenge images, from the test
 pairs exported as a folder through the NTIRE scoring path.
+
+The labelled sets it reports are a dict by name (:func:`reported_sets`): each
+gets the full report (every method's figures, pooled and per distortion type),
+its per-pair CSV, scatter plot and per-type bar plot, and a place in
+``metrics.json`` and in the closing verdict line.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -22,7 +28,8 @@ import cv2
 from asna import metrics
 from asna.config import load_config
 from asna.data.layout import decode_strings, open_pairs
-from asna.evaluation.report import SHORT_NAMES
+from asna.evaluation.per_type import wins_line
+from asna.evaluation.report import BY_TYPE, METHODS, SHORT_NAMES
 
 
 
@@ -41,13 +48,20 @@ def step(message: str) -> None:
     print(f"\n=== {message}", flush=True)
 
 
+def data_files(data_dir: Path) -> dict[str, Path]:
+    """The built-in set's files in ``data_dir``, by name (``train``, ``val``, ``test``, ``xtest``)."""
+    from asna.data.synthetic import FILES
+
+    return {name: data_dir / f"synthetic_{name}.h5" for name in FILES}
+
+
 def build_data(data_dir: Path, image_size: int, crops_per_image: int, seed: int) -> dict[str, Path]:
     """The built-in set's four files, made once and reused while they match the requested options."""
     from tqdm import tqdm
 
     from asna.data import synthetic
 
-    files = {name: data_dir / f"synthetic_{name}.h5" for name in synthetic.FILES}
+    files = data_files(data_dir)
     wanted = synthetic.generator_options(image_size, crops_per_image, seed,
                                          synthetic.make_variation(crops_per_image), synthetic.DEFAULT_JITTER,
                                          synthetic.ALL_TYPES)
@@ -102,6 +116,55 @@ def challenge_check(folder: Path, model: Path, out: Path, per_pair_csv: Path) ->
             "psnr_srcc": metrics.srcc(truth, table["psnr"]), "ssim_srcc": metrics.srcc(truth, table["ssim"])}
 
 
+@dataclass(frozen=True)
+class ReportedSet:
+    """One labelled set the demo reports: a prepared HDF5 file, or a challenge folder
+    (``Ref/``, ``Dis/``, ``labels.txt``) scored as a user scores one."""
+
+    title: str  # the step line says "evaluating on <title>"
+    data: Path | None = None
+    folder: Path | None = None
+    fit: str = "center"  # how images other than the network's size are fed in (folders of photographs: tile)
+    type_names: str | None = "kadid"  # whose type ids a folder's names carry
+
+    def report(self, model: Path, out: Path, prefix: str) -> dict:
+        """The set's report; ``<prefix>predictions.csv``, ``<prefix>scatter.png``, ``<prefix>types.png`` in ``out``."""
+        from asna.evaluation.report import run_dataset
+
+        folder = (None, None, None) if self.folder is None else (
+            str(self.folder / "Ref"), str(self.folder / "Dis"), str(self.folder / "labels.txt"))
+        return run_dataset(None if self.data is None else str(self.data), *folder, [str(model)], "none",
+                           self.fit, None, 64, None, str(out / f"{prefix}scatter.png"),
+                           str(out / f"{prefix}predictions.csv"), type_plot=str(out / f"{prefix}types.png"),
+                           type_names=None if self.data is not None else self.type_names)
+
+    def photographs(self) -> list[str] | None:
+        """The photographs an HDF5 file's references were cut from (None for folders)."""
+        from asna.data.synthetic import file_photographs
+
+        return None if self.data is None else file_photographs(self.data)
+
+
+def reported_sets(data_dir: Path) -> dict[str, ReportedSet]:
+    """The labelled sets the demo reports, by name; the first is ``metrics.json``'s top level."""
+    files = data_files(data_dir)
+    return {"test": ReportedSet("the test photographs beside the classic metrics", data=files["test"]),
+            "xtest": ReportedSet("the cross-test set (test photographs, a second implementation of the "
+                                 "distortions)", data=files["xtest"])}
+
+
+def set_reports(metrics_json: dict) -> dict[str, dict]:
+    """Each set's report in a demo's ``metrics.json``, by name.
+
+    The first set's blocks are the top level (``"split"`` names it), the others
+    sit under their names; files written before ``"sets"`` hold test and xtest.
+    """
+    main = metrics_json.get("split", "test")
+    names = metrics_json.get("sets", [main, "xtest"])
+    return {name: metrics_json if name == main else metrics_json[name]
+            for name in names if name == main or name in metrics_json}
+
+
 def srcc_of(numbers: dict) -> float:
     """A method's SRCC, NaN when it has none (null in the report)."""
     value = numbers.get("srcc")
@@ -113,14 +176,14 @@ def verdict(reports: dict[str, dict]) -> str:
     parts, beaten_everywhere, missed = [], True, []
     for where, report in reports.items():
         model = srcc_of(report["model"])
-        baselines = {method: srcc_of(numbers) for method, numbers in report.items() if method != "model"}
+        baselines = {method: srcc_of(report[method]) for method in METHODS[1:] if method in report}
         parts.append(f"{where} network {model:.4f}, " + ", ".join(
             f"{SHORT_NAMES.get(method, method.upper())} {value:.4f}" for method, value in baselines.items()))
         for method, value in baselines.items():
             if not model > value and not math.isnan(value):
                 beaten_everywhere = False
                 missed.append(f"{SHORT_NAMES.get(method, method.upper())} on {where}")
-    methods = ", ".join(SHORT_NAMES.get(m, m.upper()) for m in next(iter(reports.values())) if m != "model")
+    methods = ", ".join(SHORT_NAMES.get(m, m.upper()) for m in METHODS[1:] if m in next(iter(reports.values())))
     outcome = (f"the network beats {methods} on {' and '.join(reports)}" if beaten_everywhere
                else f"the network does NOT beat {', '.join(missed)}")
     return "SRCC: " + "; ".join(parts) + f" -> {outcome}"
@@ -128,36 +191,43 @@ def verdict(reports: dict[str, dict]) -> str:
 
 def run_demo(data_dir: str, out_dir: str, config_path: str, image_size: int, crops_per_image: int,
              seed: int, overrides: list[str]) -> dict:
-    """Every step of ``make demo``; returns the metrics report (test, with the cross-test beside it)."""
-    from asna.data.synthetic import file_photographs
-    from asna.evaluation.report import run_dataset, write_json
+    """Every step of ``make demo``; returns the metrics report (test, with the other sets beside it).
+
+    ``metrics.json`` is written last, so its presence means the run finished.
+    """
+    from asna.evaluation.report import write_json
     from asna.training import train
 
     started = time.perf_counter()
     out = Path(out_dir)
-    step(f"1/5 built-in data set ({image_size} x {image_size}) in {data_dir}")
+    sets = reported_sets(Path(data_dir))
+    total = len(sets) + 3
+    step(f"1/{total} built-in data set ({image_size} x {image_size}) in {data_dir}")
     files = build_data(Path(data_dir), image_size, crops_per_image, seed)
-    step(f"2/5 training the attention network from {config_path} (best epoch chosen on validation)")
+    step(f"2/{total} training the attention network from {config_path} (best epoch chosen on validation)")
     config = load_config(config_path, [f"data.train='{files['train']}'", f"data.val='{files['val']}'",
                                        f"model.image_size={image_size}",
                                        f"training.model_path='{out / 'model.keras'}'", *overrides])
     model = train("attention", config, overwrite=True)
-    step("3/5 evaluating on the test photographs beside the classic metrics")
-    report = run_dataset(str(files["test"]), None, None, None, [str(model)], "none", "center", None, 64,
-                         str(out / "metrics.json"), str(out / "scatter.png"), str(out / "predictions.csv"))
-    step("4/5 evaluating on the cross-test set (test photographs, a second implementation of the distortions)")
-    xtest = run_dataset(str(files["xtest"]), None, None, None, [str(model)], "none", "center", None, 64,
-                        None, str(out / "xtest_scatter.png"), str(out / "xtest_predictions.csv"))
-    step("5/5 scoring the test pairs as a challenge folder (evaluation_ntire.py's path)")
+    main, *others = sets
+    reports = {}
+    for number, (name, labelled) in enumerate(sets.items(), start=3):
+        step(f"{number}/{total} evaluating on {labelled.title}")
+        reports[name] = labelled.report(model, out, "" if name == main else f"{name}_")
+    step(f"{total}/{total} scoring the test pairs as a challenge folder (evaluation_ntire.py's path)")
     folder = export_challenge_folder(files["test"], out / "challenge")
     check = challenge_check(folder, model, out / "challenge_output.txt", out / "predictions.csv")
     print(f"{check['images']} images scored from the folder: SRCC model {check['model_srcc']:.4f}, "
           f"PSNR {check['psnr_srcc']:.4f}, SSIM {check['ssim_srcc']:.4f}")
-    photographs = file_photographs(files["test"])
-    full = {**report, "split": "test", "photographs": photographs,
-            "xtest": {**xtest, "photographs": file_photographs(files["xtest"])}, "challenge_folder": check}
+    photographs = sets[main].photographs()
+    full = {**reports[main], "split": main, "photographs": photographs, "sets": list(sets),
+            **{name: {**reports[name], "photographs": sets[name].photographs()} for name in others},
+            "challenge_folder": check}
     write_json(out / "metrics.json", full)
-    print(f"\ntest photographs: {', '.join(photographs)}")
+    print(f"\n{main} photographs: {', '.join(photographs or [])}")
+    for name, report in reports.items():
+        if BY_TYPE in report:
+            print(f"per type, {name}: {wins_line(report[BY_TYPE], SHORT_NAMES)}")
     print(f"demo finished in {(time.perf_counter() - started) / 60:.1f} min; results in {out}/")
-    print(verdict({"test": report, "xtest": xtest}))
+    print(verdict(reports))
     return full

@@ -3,10 +3,12 @@
 One demo run is one draw: its test SRCC moves by a few hundredths with the
 training seed. ``run_study`` trains the demo's network once per (precision,
 seed) on the same built-in set, keeps each run's ``metrics.json``, and
-summarises mean ± sd of the test and xtest figures beside the hand-crafted
-baselines (which do not depend on the seed). A run whose ``metrics.json`` is
-already there is not trained again, so an interrupted study resumes; the
-results table is rewritten atomically after every run.
+summarises mean ± sd of the figures on every labelled set the demo reports
+(``asna.demo.reported_sets``: test, xtest, ...) beside the hand-crafted
+baselines (which do not depend on the seed), pooled and per distortion type.
+A run whose ``metrics.json`` is already there is not trained again, so an
+interrupted study resumes; the results table is rewritten atomically after
+every run.
 """
 
 from __future__ import annotations
@@ -19,11 +21,19 @@ from typing import Sequence
 
 from asna.errors import UserError
 from asna.evaluation.classic import METHODS as BASELINES
+from asna.evaluation.per_type import BY_TYPE, markdown_type_table, mean_sd, runs_mean_sd, type_label, type_order
 from asna.evaluation.report import SHORT_NAMES
 from asna.paths import atomic_write
 
 RESULTS, SUMMARY = "results.csv", "summary.md"
-COLUMNS = ("precision", "seed", "val_srcc", "test_srcc", "test_plcc", "xtest_srcc", "xtest_plcc", "minutes")
+TYPE_PLOT = "types_{name}.png"  # one per labelled set
+FIGURES = ("srcc", "plcc")  # per set, per run
+
+
+def columns_for(sets: Sequence[str]) -> list[str]:
+    """The results table's columns: a ``<set>_srcc`` and ``<set>_plcc`` per labelled set."""
+    return ["precision", "seed", "val_srcc", *(f"{name}_{figure}" for name in sets for figure in FIGURES),
+            "minutes"]
 
 
 def best_val_srcc(log: Path) -> float:
@@ -34,38 +44,104 @@ def best_val_srcc(log: Path) -> float:
     return float(table.loc[table["val_loss"].idxmin(), "val_srcc"])
 
 
-def run_row(precision: str, seed: int, run_dir: Path, report: dict, minutes: float) -> dict:
-    """One results row from a finished run folder and its parsed ``metrics.json``."""
-    return {"precision": precision, "seed": seed, "val_srcc": best_val_srcc(run_dir / "log.csv"),
-            "test_srcc": report["model"]["srcc"], "test_plcc": report["model"]["plcc"],
-            "xtest_srcc": report["xtest"]["model"]["srcc"], "xtest_plcc": report["xtest"]["model"]["plcc"],
-            "minutes": minutes}
+def run_row(precision: str, seed: int, run_dir: Path, reports: dict[str, dict], minutes: float) -> dict:
+    """One results row from a finished run folder and its sets' reports (``asna.demo.set_reports``)."""
+    row = {"precision": precision, "seed": seed, "val_srcc": best_val_srcc(run_dir / "log.csv")}
+    for name, report in reports.items():
+        for figure in FIGURES:
+            row[f"{name}_{figure}"] = report["model"][figure]
+    return {**row, "minutes": minutes}
 
 
 def _mean_sd(values) -> str:
-    values = [float(v) for v in values if v is not None and math.isfinite(float(v))]
-    if not values:
-        return "n/a"
-    mean = sum(values) / len(values)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
-    return f"{mean:.4f} ± {sd:.4f}"
+    mean, sd, count = mean_sd(values)
+    return "n/a" if not count else f"{mean:.4f} ± {sd:.4f}"
 
 
-def summary_markdown(table, baselines: dict[str, dict[str, float]], command: str) -> str:
-    """Mean ± sd per precision (sample sd over seeds), then the baselines on the same pairs."""
+def _value(value) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.4f}"
+
+
+def summary_markdown(table, baselines: dict[str, dict[str, float]], command: str,
+                     runs: Sequence[tuple[str, dict[str, dict]]] = ()) -> str:
+    """Mean ± sd per precision (sample sd over seeds), the baselines on the same pairs, then per type.
+
+    ``baselines``: ``{set: {method: SRCC}}``; ``runs``: ``(precision, {set: report})`` of every run,
+    for the per-type tables.
+    """
+    sets = list(baselines)
+    figures = [f"{name}_{figure}" for name in sets for figure in FIGURES]
     lines = [f"# The demo over seeds\n\nCommand: `{command}`\n",
-             "| precision | seeds | val SRCC | test SRCC | test PLCC | xtest SRCC | xtest PLCC | minutes per run |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| precision | seeds | val SRCC | " + " | ".join(f"{name} {figure.upper()}" for name in sets
+                                                       for figure in FIGURES) + " | minutes per run |",
+             "|---|---|---|" + "---|" * len(figures) + "---|"]
     for precision, rows in table.groupby("precision", sort=False):
         lines.append(f"| {precision} | {len(rows)} | " + " | ".join(
-            _mean_sd(rows[column]) for column in COLUMNS[2:7]) + f" | {rows['minutes'].mean():.1f} |")
+            _mean_sd(rows[column]) if column in rows else "n/a" for column in ["val_srcc", *figures])
+            + f" | {rows['minutes'].mean():.1f} |")
     lines += ["", "Hand-crafted baselines on the same pairs (SRCC; GMSD negated):", "",
-              "| method | test SRCC | xtest SRCC |", "|---|---|---|"]
+              "| method | " + " | ".join(f"{name} SRCC" for name in sets) + " |", "|---|" + "---|" * len(sets)]
     for method in BASELINES:
-        if method in baselines["test"]:
-            lines.append(f"| {SHORT_NAMES[method]} | {baselines['test'][method]:.4f} | "
-                         f"{baselines['xtest'][method]:.4f} |")
+        if any(method in baselines[name] for name in sets):
+            lines.append(f"| {SHORT_NAMES[method]} | "
+                         + " | ".join(_value(baselines[name].get(method)) for name in sets) + " |")
+    for name in sets:
+        lines += ["", *type_section(name, runs)]
     return "\n".join(lines) + "\n"
+
+
+def type_columns(name: str, runs: Sequence[tuple[str, dict[str, dict]]]
+                 ) -> tuple[dict[str, dict], dict[str, dict[str, tuple[float, float | None]]], dict[str, int]]:
+    """One set's per-type rows (name, pairs), its columns (the network per precision as mean ± sd, then
+    each baseline) and the runs behind each precision's column; empty when no run has per-type figures."""
+    typed = [(precision, reports[name][BY_TYPE]) for precision, reports in runs
+             if name in reports and BY_TYPE in reports[name]]
+    if not typed:
+        return {}, {}, {}
+    rows: dict[str, dict] = {}
+    for _, blocks in typed:
+        for key, block in blocks.items():
+            rows.setdefault(key, block)
+    columns, counts = {}, {}
+    for precision in dict.fromkeys(precision for precision, _ in typed):
+        chosen = [blocks for p, blocks in typed if p == precision]
+        figures = runs_mean_sd(chosen, "model")
+        columns[f"network, {precision}"] = {key: (mean, sd) for key, (mean, sd, _) in figures.items()}
+        counts[precision] = len(chosen)
+    last = typed[-1][1]  # the baselines do not depend on the training run
+    for method in BASELINES:
+        if any(method in block for block in last.values()):
+            columns[SHORT_NAMES[method]] = {key: (block.get(method), None) for key, block in last.items()}
+    return {key: rows[key] for key in type_order(rows)}, columns, counts
+
+
+def type_section(name: str, runs: Sequence[tuple[str, dict[str, dict]]]) -> list[str]:
+    """Markdown lines: the set's SRCC per distortion type, the network as mean ± sd over seeds per precision."""
+    rows, columns, counts = type_columns(name, runs)
+    if not rows:
+        return [f"## {name}: SRCC per distortion type", "",
+                "No per-type figures in these runs (their metrics.json predate per-type reports)."]
+    runs_text = ", ".join(f"{count} run(s) in {precision}" for precision, count in counts.items())
+    return [f"## {name}: SRCC per distortion type", "",
+            f"The network's SRCC over each type's pairs, mean ± sd over seeds ({runs_text}); the "
+            "baselines do not depend on the seed. The best of each row is in bold.", "",
+            *markdown_type_table(rows, columns)]
+
+
+def plot_type_means(path: Path, name: str, runs: Sequence[tuple[str, dict[str, dict]]]) -> Path | None:
+    """The set's per-type bars: the network per precision (mean, sd as error bars) and each baseline."""
+    from asna.plots import plot_grouped_bars
+
+    rows, columns, _ = type_columns(name, runs)
+    if not rows:
+        return None
+    groups = [type_label(key, block.get("name"), 30) for key, block in rows.items()]
+    series = {title: [column.get(key, (math.nan, None))[0] for key in rows] for title, column in columns.items()}
+    series = {title: [math.nan if v is None else v for v in values] for title, values in series.items()}
+    errors = {title: [column.get(key, (math.nan, None))[1] or 0.0 for key in rows]
+              for title, column in columns.items() if title.startswith("network")}
+    return plot_grouped_bars(path, groups, series, errors, ylabel="SRCC over the type's pairs",
+                             title=f"{name}: SRCC per distortion type (network: mean ± sd over seeds)")
 
 
 def run_study(data_dir: str, out_dir: str, config_path: str, image_size: int, crops_per_image: int,
@@ -73,12 +149,12 @@ def run_study(data_dir: str, out_dir: str, config_path: str, image_size: int, cr
     """Run the demo for every (precision, seed) not yet done; returns the summary's path."""
     import pandas as pd
 
-    from asna.demo import run_demo
+    from asna.demo import run_demo, set_reports
 
     if seeds < 1 or not precisions:
         raise UserError(f"--seeds {seeds} --precisions {','.join(precisions)}: need at least one of each")
     out = Path(out_dir)
-    rows, report = [], {}
+    rows, runs, sets = [], [], {}
     for precision in precisions:
         for seed in range(seeds):
             run_dir = out / f"{precision}_seed{seed}"
@@ -91,14 +167,21 @@ def run_study(data_dir: str, out_dir: str, config_path: str, image_size: int, cr
                 atomic_write(run_dir / "minutes.txt", lambda t, m=minutes: t.write_text(f"{m:.2f}\n"))
             minutes_file = run_dir / "minutes.txt"
             minutes = float(minutes_file.read_text()) if minutes_file.exists() else float("nan")
-            report = json.loads((run_dir / "metrics.json").read_text())
-            rows.append(run_row(precision, seed, run_dir, report, minutes))
-            table = pd.DataFrame(rows, columns=list(COLUMNS))
+            reports = set_reports(json.loads((run_dir / "metrics.json").read_text()))
+            sets.update(dict.fromkeys(reports))
+            runs.append((precision, reports))
+            rows.append(run_row(precision, seed, run_dir, reports, minutes))
+            table = pd.DataFrame(rows, columns=columns_for(sets))
             atomic_write(out / RESULTS, lambda t: table.to_csv(t, index=False, float_format="%.6f"))
-    # the baselines do not depend on the training run: the last report's serve
-    baselines = {"test": {m: report[m]["srcc"] for m in BASELINES if m in report},
-                 "xtest": {m: report["xtest"][m]["srcc"] for m in BASELINES if m in report["xtest"]}}
-    text = summary_markdown(table, baselines, command)
+    baselines = {}  # they do not depend on the training run: the last report of each set serves
+    for _, reports in runs:
+        baselines.update({name: {m: report[m]["srcc"] for m in BASELINES if m in report}
+                          for name, report in reports.items()})
+    text = summary_markdown(table, baselines, command, runs)
     atomic_write(out / SUMMARY, lambda t: t.write_text(text, encoding="utf-8"))
+    for name in sets:
+        plot = plot_type_means(out / TYPE_PLOT.format(name=name), name, runs)
+        if plot is not None:
+            print(f"wrote {plot}")
     print("\n" + text)
     return out / SUMMARY

@@ -45,3 +45,49 @@ def test_zero_seeds_is_refused(tmp_path):
     with pytest.raises(UserError, match="--seeds 0 --precisions float32: need at least one of each"):
         run_study(str(tmp_path), str(tmp_path / "out"), "configs/attention_synthetic.txt", 64, 4, 0,
                   ["float32"], [], "")
+
+
+def typed_report(model: float, per_type: tuple[float, float]) -> dict:
+    """A set's report with a by_type block, as the demo writes it (GMSD's type-10 figure undefined)."""
+    return {"model": {"srcc": model, "plcc": model - 0.02}, "psnr": {"srcc": 0.6, "plcc": 0.5},
+            "gmsd": {"srcc": 0.8, "plcc": 0.7},
+            "by_type": {"1": {"name": "GBLUR", "pairs": 40, "model": per_type[0], "psnr": 0.5, "gmsd": 0.9},
+                        "10": {"name": "JPEG", "pairs": 40, "model": per_type[1], "psnr": 0.7, "gmsd": None}}}
+
+
+def test_every_set_and_its_types_are_summarised_as_mean_and_sd(tmp_path):
+    out = tmp_path / "study"
+    for seed, shift in enumerate((0.0, 0.04)):
+        finished_run(out / f"float32_seed{seed}", 0.8, 0.8, [0.5], [1.0])
+        metrics = {**typed_report(0.80 + shift, (0.90 + shift, 0.60 + shift)), "split": "test",
+                   "sets": ["test", "xtest", "full"], "xtest": typed_report(0.7, (0.5, 0.5)),
+                   "full": typed_report(0.75 + shift, (0.70 + shift, 0.80))}
+        (out / f"float32_seed{seed}" / "metrics.json").write_text(json.dumps(metrics))
+    summary = run_study(str(tmp_path / "unused"), str(out), "configs/attention_synthetic.txt", 64, 4, 2,
+                        ["float32"], [], "python benchmarks/demo_seeds.py --seeds 2").read_text()
+    assert list(pd.read_csv(out / "results.csv").columns) == [
+        "precision", "seed", "val_srcc", "test_srcc", "test_plcc", "xtest_srcc", "xtest_plcc", "full_srcc",
+        "full_plcc", "minutes"]
+    assert ("| precision | seeds | val SRCC | test SRCC | test PLCC | xtest SRCC | xtest PLCC | full SRCC | "
+            "full PLCC | minutes per run |") in summary
+    assert "| float32 | 2 | 0.5000 ± 0.0000 | 0.8200 ± 0.0283 |" in summary
+    assert "| method | test SRCC | xtest SRCC | full SRCC |" in summary
+    assert "| -GMSD | 0.8000 | 0.8000 | 0.8000 |" in summary
+    test_part = summary.split("## test: SRCC per distortion type")[1].split("## xtest")[0]
+    assert "mean ± sd over seeds (2 run(s) in float32)" in test_part
+    assert "| type | pairs | network, float32 | PSNR | -GMSD |" in test_part
+    assert "| 1 GBLUR | 40 | **0.9200 ± 0.0283** | 0.5000 | 0.9000 |" in test_part
+    assert "| 10 JPEG | 40 | 0.6200 ± 0.0283 | **0.7000** | n/a |" in test_part
+    full_part = summary.split("## full: SRCC per distortion type")[1]
+    assert "| 1 GBLUR | 40 | 0.7200 ± 0.0283 | 0.5000 | **0.9000** |" in full_part
+    assert "| 10 JPEG | 40 | **0.8000 ± 0.0000** | 0.7000 | n/a |" in full_part
+    for name in ("test", "xtest", "full"):
+        assert (out / f"types_{name}.png").stat().st_size > 0
+
+
+def test_runs_from_before_the_per_type_reports_say_so(tmp_path):
+    out = tmp_path / "study"
+    finished_run(out / "float32_seed0", 0.80, 0.82, [0.5], [1.0])
+    text = run_study(str(tmp_path / "unused"), str(out), "configs/attention_synthetic.txt", 64, 4, 1,
+                     ["float32"], [], "").read_text()
+    assert text.count("No per-type figures in these runs") == 2 and not list(out.glob("types_*.png"))
