@@ -17,8 +17,9 @@ each, so an interrupted grid resumes where it stopped: cells already there are
 skipped. ``settings.json`` records the image size, schedule and data folder;
 a run with other settings into the same folder is refused, so every row of
 one folder is comparable. ``summary.md`` gives mean +- sd per cell beside the hand-crafted
-baselines on the same files, and ``ablation.png`` plots the means with the sd
-as error bars.
+baselines on the same files, then each cell's SRCC per distortion type on test
+and xtest (``types.csv`` keeps them, a row per cell, split and type), and
+``ablation.png`` plots the means with the sd as error bars.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import numpy as np
 from asna.config import NETWORKS, Config, load_config
 from asna.errors import UserError
 from asna.evaluation.classic import METHODS as BASELINES
+from asna.evaluation.per_type import BY_TYPE, markdown_type_table, mean_sd, type_blocks
 from asna.paths import REPO_ROOT, atomic_write
 
 LOSSES = ("mse", "mse_plcc", "learned", "softrank")
@@ -41,6 +43,9 @@ SPLITS = ("train", "val", "test", "xtest")
 COLUMNS = ("network", "loss", "seed", "val_srcc", "test_srcc", "test_plcc", "xtest_srcc", "seconds")
 PLCC_MIX = 0.5  # the original BN / second simple set's pre-training mix
 RESULTS, SUMMARY, PLOT, BASELINE_FILE = "results.csv", "summary.md", "ablation.png", "baselines.json"
+TYPES = "types.csv"
+TYPE_COLUMNS = ("network", "loss", "seed", "split", "type", "name", "pairs", "srcc")
+REPORTED = ("test", "xtest")  # the splits reported beside the baselines, pooled and per type
 SETTINGS = "settings.json"
 BASELINE_LINES = (("gmsd", "-GMSD", "--"), ("haarpsi", "HaarPSI", ":"), ("ms_ssim", "MS-SSIM", "-."))
 
@@ -134,18 +139,28 @@ def cell_config(grid: Grid, network: str, loss: str, seed: int) -> Config:
     return load_config(source, overrides)
 
 
-def score_file(model, path: Path, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """The model's scores of every pair of a prepared file and the file's raw MOS."""
+def score_file(model, path: Path, batch_size: int = 64):
+    """The model's scores of every pair of a prepared file, and the file (``LabelledSet``: MOS, types)."""
     from asna.evaluation.report import hdf5_set
 
     data = hdf5_set(path)
     scores = [np.asarray(model.predict_on_batch([references, distorted])).reshape(-1)
               for references, distorted in data.batches(batch_size)]
-    return np.concatenate(scores), np.asarray(data.mos, dtype=np.float64)
+    return np.concatenate(scores), data
 
 
-def run_cell(grid: Grid, network: str, loss: str, seed: int) -> dict:
-    """Train one cell and score its best checkpoint on val, test and xtest."""
+def type_records(network: str, loss: str, seed: int, split: str, blocks: dict[str, dict]) -> list[dict]:
+    """``types.csv`` rows of one cell on one split: the model's SRCC per distortion type."""
+    return [{"network": network, "loss": loss, "seed": seed, "split": split, "type": key,
+             "name": block["name"] or "", "pairs": block["pairs"], "srcc": block["model"]}
+            for key, block in blocks.items()]
+
+
+def run_cell(grid: Grid, network: str, loss: str, seed: int) -> tuple[dict, list[dict]]:
+    """Train one cell and score its best checkpoint on val, test and xtest.
+
+    Returns its ``results.csv`` row and its ``types.csv`` rows (SRCC per type on test and xtest).
+    """
     import keras
 
     from asna import metrics
@@ -157,13 +172,16 @@ def run_cell(grid: Grid, network: str, loss: str, seed: int) -> dict:
     model_path = train(network, cell_config(grid, network, loss, seed), overwrite=True)
     model = for_inference(keras.models.load_model(model_path, compile=False))  # scored as reports score
     row: dict = {"network": network, "loss": loss, "seed": seed}
-    for split in ("val", "test", "xtest"):
-        scores, mos = score_file(model, grid.data_file(split))
-        row[f"{split}_srcc"] = metrics.srcc(mos, scores)
+    types: list[dict] = []
+    for split in ("val", *REPORTED):
+        scores, data = score_file(model, grid.data_file(split))
+        row[f"{split}_srcc"] = metrics.srcc(data.mos, scores)
         if split == "test":
-            row["test_plcc"] = metrics.plcc(mos, scores)
+            row["test_plcc"] = metrics.plcc(data.mos, scores)
+        if split in REPORTED and data.types is not None and data.types.any:
+            types += type_records(network, loss, seed, split, type_blocks(data.mos, {"model": scores}, data.types))
     row["seconds"] = time.perf_counter() - started
-    return row
+    return row, types
 
 
 def read_results(path: Path):
@@ -183,26 +201,43 @@ def write_results(path: Path, table) -> None:
     atomic_write(path, lambda temporary: table.to_csv(temporary, index=False, float_format="%.6f"))
 
 
-def baseline_srcc(grid: Grid) -> dict[str, dict[str, float]]:
-    """``{split: {method: SRCC}}`` of the hand-crafted metrics on test and xtest (cached in OUT)."""
+def read_types(path: Path):
+    """The per-type rows so far (empty for a grid run before per-type figures were kept)."""
+    import pandas as pd
+
+    if not path.exists():
+        return pd.DataFrame(columns=list(TYPE_COLUMNS))
+    return pd.read_csv(path, dtype={"type": str, "name": str}, keep_default_na=False,
+                       na_values={"srcc": ["", "nan", "NaN"]})
+
+
+def baseline_srcc(grid: Grid) -> dict[str, dict]:
+    """``{split: {method: SRCC, "by_type": {type: {name, pairs, method: SRCC}}}}`` of the hand-crafted
+    metrics on test and xtest (cached in OUT; a cache without per-type figures is remade)."""
     import json
 
     cache = grid.out / BASELINE_FILE
     if cache.exists():
-        return json.loads(cache.read_text())
+        cached = json.loads(cache.read_text())
+        if all(BY_TYPE in cached.get(split, {}) for split in REPORTED):
+            return cached
     from asna.evaluation.classic import classic_scores_for_pairs
-    from asna.evaluation.report import hdf5_set, method_blocks
+    from asna.evaluation.report import hdf5_set, method_blocks, oriented
 
     result = {}
-    for split in ("test", "xtest"):
+    for split in REPORTED:
         data = hdf5_set(grid.data_file(split))
         columns: dict[str, list] = {method: [] for method in BASELINES}
         for references, distorted in data.batches(64):
             scores = classic_scores_for_pairs(list(references), list(distorted))
             for method in BASELINES:
                 columns[method].append(scores[method])
-        blocks = method_blocks(data.mos, {m: np.concatenate(v) for m, v in columns.items()})
+        values = {m: np.concatenate(v) for m, v in columns.items()}
+        blocks = method_blocks(data.mos, values)
         result[split] = {method: blocks[method]["srcc"] for method in BASELINES}
+        by_type = type_blocks(data.mos, {m: oriented(m, values[m]) for m in BASELINES}, data.types) \
+            if data.types is not None and data.types.any else {}
+        result[split][BY_TYPE] = by_type
     text = json.dumps(result, indent=2, allow_nan=True) + "\n"
     atomic_write(cache, lambda temporary: temporary.write_text(text))
     return result
@@ -226,8 +261,11 @@ def _above(mean: float, baseline: float | None) -> str:
     return "yes" if mean > baseline else "no"
 
 
-def summary_markdown(grid: Grid, table, baselines: dict[str, dict[str, float]]) -> str:
-    """The summary: one row per cell (mean ± sd over seeds), then the baselines."""
+def summary_markdown(grid: Grid, table, baselines: dict[str, dict], types=None) -> str:
+    """The summary: one row per cell (mean ± sd over seeds), then the baselines, then per type.
+
+    ``types``: the ``types.csv`` rows (none: no per-type tables).
+    """
     means, sds, counts = cell_statistics(table)
     lines = [f"# Ablation: {grid.image_size} px, {grid.epochs} epoch(s) of {grid.steps_per_epoch} steps, "
              f"precision {grid.precision}",
@@ -249,7 +287,33 @@ def summary_markdown(grid: Grid, table, baselines: dict[str, dict[str, float]]) 
         test, xtest = baselines["test"][method], baselines["xtest"][method]
         cells = ["n/a" if value is None or not math.isfinite(value) else f"{value:.3f}" for value in (test, xtest)]
         lines.append(f"| {method} | {cells[0]} | {cells[1]} |")
+    if types is not None:
+        for split in REPORTED:
+            lines += ["", *type_section(split, table, types, baselines[split].get(BY_TYPE, {}))]
     return "\n".join(lines) + "\n"
+
+
+def type_section(split: str, table, types, baseline_types: dict[str, dict]) -> list[str]:
+    """Markdown lines: each cell's SRCC per distortion type on ``split`` (mean ± sd over seeds), then the baselines."""
+    from asna.evaluation.report import SHORT_NAMES
+
+    title = f"## {split}: SRCC per distortion type"
+    if not baseline_types:
+        return [title, "", f"No per-type figures: {split} stores no distortion types."]
+    chosen = types[types["split"] == split]
+    columns: dict[str, dict] = {}
+    for network, loss in dict.fromkeys(zip(table["network"], table["loss"])):
+        cell = chosen[(chosen["network"] == network) & (chosen["loss"] == loss)]
+        columns[f"{network} {loss}"] = {key: mean_sd(list(group["srcc"]))[:2]
+                                        for key, group in cell.groupby("type", sort=False)}
+    for method in BASELINES:
+        columns[SHORT_NAMES[method]] = {key: (block.get(method), None) for key, block in baseline_types.items()}
+    missing = [name for name, column in columns.items() if not column]
+    note = (f" No per-type figures were kept for {', '.join(missing)} (cells run before they were)."
+            if missing else "")
+    return [title, "", "Each cell's SRCC over the type's pairs, mean ± sd over seeds, then the baselines on "
+            f"the same pairs (GMSD negated). The best of each row is in bold.{note}", "",
+            *markdown_type_table(baseline_types, columns, decimals=3)]
 
 
 def plot_grid(path: Path, table, baselines: dict[str, dict[str, float]]) -> Path:
@@ -295,10 +359,10 @@ def srcc_range(means, sds, baselines: dict[str, dict[str, float]]) -> tuple[floa
     return max(-1.0, math.floor(round((low - 0.05) * 20, 9)) / 20), min(1.0, high + 0.03)
 
 
-def write_reports(grid: Grid, table) -> None:
-    """Summary and plot from the results so far."""
+def write_reports(grid: Grid, table, types=None) -> None:
+    """Summary and plot from the results so far (``types``: the per-type rows)."""
     baselines = baseline_srcc(grid)
-    text = summary_markdown(grid, table, baselines)
+    text = summary_markdown(grid, table, baselines, types)
     atomic_write(grid.out / SUMMARY, lambda temporary: temporary.write_text(text, encoding="utf-8"))
     plot_grid(grid.out / PLOT, table, baselines)
 
@@ -310,17 +374,25 @@ def run_grid(grid: Grid) -> Path:
     check_data(grid)
     results = grid.out / RESULTS
     table = read_results(results)
+    types = read_types(grid.out / TYPES)
     check_settings(grid)
     done = {(row.network, row.loss, int(row.seed)) for row in table.itertuples()}
+    # rows of a cell killed between writing types.csv and results.csv: it runs again
+    types = types.loc[np.array([(n, l, int(s)) in done for n, l, s in
+                                zip(types["network"], types["loss"], types["seed"])], dtype=bool)]
     todo = [cell for cell in grid.cells() if cell not in done]
     print(f"ablation: {len(grid.cells())} cells, {len(grid.cells()) - len(todo)} already in {results}")
     for count, (network, loss, seed) in enumerate(todo, start=1):
         print(f"\n=== cell {count}/{len(todo)}: {network}, {loss}, seed {seed}")
-        row = run_cell(grid, network, loss, seed)
+        row, cell_types = run_cell(grid, network, loss, seed)
         table = pd.concat([table, pd.DataFrame([row])], ignore_index=True) if len(table) else pd.DataFrame([row])
+        if cell_types:
+            added = pd.DataFrame(cell_types, columns=list(TYPE_COLUMNS))
+            types = pd.concat([types, added], ignore_index=True) if len(types) else added
+            write_results(grid.out / TYPES, types[list(TYPE_COLUMNS)])  # before results.csv: a cell there is complete
         write_results(results, table[list(COLUMNS)])
         print("  " + ", ".join(f"{key} {row[key]:.4f}" for key in COLUMNS[3:]))
     if len(table):
-        write_reports(grid, table)
+        write_reports(grid, table, types)
         print(f"wrote {results}, {grid.out / SUMMARY} and {grid.out / PLOT}")
     return results

@@ -5,18 +5,36 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from asna.ablation import COLUMNS, Grid, cell_config, parse_names, run_grid
+import numpy as np
+
+from asna.ablation import COLUMNS, TYPE_COLUMNS, Grid, cell_config, parse_names, run_grid
+from asna.data.layout import PairWriter
 from asna.errors import UserError
 from conftest import error_lines, run_script, write_tiny_pairs
 
 SIZE = 16
 
 
+def write_typed_pairs(path, seed: int) -> None:
+    """20 pairs: two references x KADID types 1 and 11 x five levels of noise, the label falling with the level."""
+    rng = np.random.default_rng(seed)
+    with PairWriter(path, SIZE, {"synthetic": (3.0, 1.0)}, "val", seed) as writer:
+        for reference_number in (1, 2):
+            reference = rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
+            for kind in (1, 11):
+                for level in range(1, 6):
+                    noisy = np.clip(reference + rng.normal(0, 10 * level, reference.shape), 0, 255).astype(np.uint8)
+                    name = f"A{reference_number:04d}_{kind:02d}_{level:02d}.bmp"
+                    writer.append(reference, noisy, 5.0 - 0.8 * level, name, f"A{reference_number:04d}", "synthetic",
+                                  dist_type=str(kind))
+
+
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("synthetic")
-    for seed, (split, count) in enumerate((("train", 32), ("val", 20), ("test", 20), ("xtest", 20))):
-        write_tiny_pairs(folder / f"synthetic_{split}.h5", count, image_size=SIZE, seed=seed)
+    write_tiny_pairs(folder / "synthetic_train.h5", 32, image_size=SIZE, seed=0)
+    for seed, split in enumerate(("val", "test", "xtest"), start=1):
+        write_typed_pairs(folder / f"synthetic_{split}.h5", seed)
     return folder
 
 
@@ -39,6 +57,17 @@ def test_runs_the_grid_writes_every_output_and_resumes(data_dir, tmp_path, capsy
     assert summary.count(" / no |") + summary.count(" / yes |") == 2  # each cell set beside -GMSD
     assert (out / "ablation.png").stat().st_size > 0
     assert not list(out.glob(".*partial*"))
+    types = pd.read_csv(out / "types.csv", dtype={"type": str})
+    assert list(types.columns) == list(TYPE_COLUMNS) and len(types) == 2 * 2 * 2  # cells x splits x types
+    assert set(types["name"]) == {"GBLUR", "AWGN"} and (types["pairs"] == 10).all()
+    for split in ("test", "xtest"):
+        section = summary.split(f"## {split}: SRCC per distortion type")[1].split("## ")[0]
+        assert "| type | pairs | simple mse | simple softrank | PSNR | SSIM | MS-SSIM | -GMSD | HaarPSI |" in section
+        row = next(line for line in section.splitlines() if line.startswith("| 11 AWGN | 10 |"))
+        cell = types[(types["split"] == split) & (types["type"] == "11") & (types["loss"] == "mse")]
+        assert f"{cell['srcc'].iloc[0]:.3f} ± 0.000" in row  # one seed: sd 0
+        psnr = float(row.split("|")[5].strip(" *"))
+        assert psnr > 0.9  # noise that grows with the level, labels that fall with it
     capsys.readouterr()
 
     before = (out / "results.csv").read_text()
@@ -46,6 +75,7 @@ def test_runs_the_grid_writes_every_output_and_resumes(data_dir, tmp_path, capsy
     assert "2 already in" in capsys.readouterr().out
     after = pd.read_csv(out / "results.csv")
     assert len(after) == 3 and after["loss"].tolist()[-1] == "mse_plcc"
+    assert len(pd.read_csv(out / "types.csv")) == 3 * 2 * 2  # the new cell's types added, none repeated
     assert (out / "results.csv").read_text().startswith(before.rstrip("\n").split("\n")[0])
     assert after.iloc[:2].equals(pd.read_csv(pd.io.common.StringIO(before)))
     changed = Grid(("simple",), ("mse",), 1, SIZE, 2, 2, data_dir, out)  # two epochs: not comparable
