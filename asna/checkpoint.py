@@ -63,21 +63,31 @@ class AtomicCheckpoint(keras.callbacks.Callback):
     ``asna.run_state``). ``log_path``: one CSV row per saved epoch.
     ``extra``: stored in the state (what a resume must match).
     ``before_best`` runs once before the first best model is written (its
-    sidecar); ``before_state`` before every state save (the run's config).
-    On resume, weights and optimiser state are restored when training begins.
+    sidecar); ``before_state(epochs)`` before every state save, with the
+    number of epochs that save commits (the run's config, the final curves).
+    ``resume``: go on from the saved state (one of 0 epochs starts afresh).
+
+    An epoch's save writes, in this order: the best model (when it improved),
+    the log, what ``before_state`` writes, the weights, then ``state.json``,
+    which commits the epoch. A kill before that last rename leaves the
+    previous epoch committed; the files already replaced are then one epoch
+    ahead, and a resume redoes that epoch and writes them again. On resume,
+    weights and optimiser state are restored when training begins and the log
+    is rewritten from the state's rows, dropping a row of the cut-short save.
     """
 
     def __init__(self, guard: FiniteLossGuard, best_path: str | Path, state_folder: str | Path,
                  log_path: str | Path, resume: bool, extra: dict[str, Any] | None = None,
                  monitor: str = "val_loss", before_best: Callable[[], None] | None = None,
-                 before_state: Callable[[], None] | None = None):
+                 before_state: Callable[[int], None] | None = None):
         super().__init__()
         self.guard = guard
         self.best_path, self.state_folder, self.log_path = Path(best_path), Path(state_folder), Path(log_path)
         self.monitor = monitor
         self.extra = extra or {}
         self.before_best, self.before_state = before_best, before_state
-        self.state = read_state(self.state_folder) if resume else None
+        state = read_state(self.state_folder) if resume else None
+        self.state = state if state is not None and state.epochs > 0 else None  # 0 epochs: nothing to restore
         self.best = self.state.best if self.state else None
         self.rows: list[dict[str, Any]] = list(self.state.log) if self.state else []
         self.saved_epochs = self.state.epochs if self.state else 0
@@ -93,6 +103,7 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         if not optimizer.built:
             optimizer.build(self.model.trainable_variables)
         self.model.load_weights(str(self.state_folder / self.state.weights))
+        atomic_write(self.log_path, self._write_log)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
@@ -108,7 +119,7 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         self.rows.append({"epoch": epoch, **{key: _number(item) for key, item in sorted(logs.items())}})
         atomic_write(self.log_path, self._write_log)
         if self.before_state is not None:
-            self.before_state()
+            self.before_state(epoch + 1)
         weights = f"epoch_{epoch + 1:04d}.weights.h5"
         atomic_write(self.state_folder / weights, lambda temporary: self.model.save_weights(str(temporary)))
         write_state(self.state_folder, RunState(epoch + 1, self.best, weights, self.rows, self.extra))

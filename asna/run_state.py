@@ -7,6 +7,13 @@ an earlier run is deleted or rewritten.
 The saved state of a run is a folder holding ``state.json`` and the weights
 file it names (model weights and optimiser state of the last finished finite
 epoch). ``state.json`` is replaced last, so it always names a complete file.
+
+``state.json`` is also the run's commit point. A run that starts from its
+first epoch writes a state of 0 finished epochs before anything else, so a
+folder that holds any file of a run also holds its state: with 0 epochs
+nothing was kept and the folder may be started afresh or resumed (both begin
+at the first epoch); with more, ``--resume`` continues. docs/reliability.md
+lists every write in order and what a kill between two of them leaves.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from asna.errors import UserError
-from asna.paths import atomic_write, sidecar_path
+from asna.paths import atomic_write, sidecar_path, temporary_name
 
 STATE_FILE = "state.json"
 
@@ -45,7 +52,7 @@ class RunState:
 
     epochs: int  # finished epochs; training goes on at this epoch index
     best: float | None  # best monitored value so far (the kept model's)
-    weights: str  # file name, in the state folder, of weights and optimiser state
+    weights: str  # file name, in the state folder, of weights and optimiser state ("" with 0 epochs)
     log: list[dict[str, Any]] = field(default_factory=list)  # one row per finished epoch
     extra: dict[str, Any] = field(default_factory=dict)  # what the run must match to resume
 
@@ -59,7 +66,7 @@ def read_state(folder: str | os.PathLike) -> RunState | None:
         state = RunState(**json.loads(path.read_text()))
     except (OSError, ValueError, TypeError) as error:
         raise UserError(f"{path}: saved state is unreadable ({error}); start again with --overwrite") from None
-    if not (Path(folder) / state.weights).is_file():
+    if state.weights and not (Path(folder) / state.weights).is_file():
         raise UserError(f"{path}: names {state.weights}, which is missing; start again with --overwrite")
     return state
 
@@ -71,6 +78,37 @@ def write_state(folder: str | os.PathLike, state: RunState) -> None:
     for old in folder.glob("*.weights.h5"):
         if old.name != state.weights:
             old.unlink(missing_ok=True)
+
+
+def new_run_state(extra: dict[str, Any]) -> RunState:
+    """The state a run commits before it writes anything else: nothing finished, nothing kept."""
+    return RunState(0, None, "", [], extra)
+
+
+def keeps_a_run(files: RunFiles, state: RunState | None) -> bool:
+    """Whether the folder holds something a fresh start would lose.
+
+    A state with finished epochs does. With no state at all, a best model does
+    too (a run of an earlier version, or one whose ``backup/`` was deleted). A
+    state of 0 epochs does not: the files beside it, if any, come from a first
+    epoch whose save was cut short.
+    """
+    return state.epochs > 0 if state is not None else files.model.exists()
+
+
+def remove_stale_temporaries(paths: list[Path], folders: list[Path]) -> None:
+    """Delete the temporary files an interrupted write left: those of ``paths``, and every one in ``folders``.
+
+    ``asna.paths.atomic_write`` removes its temporary file itself unless the
+    process is killed; the next start removes what a kill left.
+    """
+    for path in paths:
+        temporary_name(path).unlink(missing_ok=True)
+    for folder in folders:
+        if folder.is_dir():
+            for stale in folder.glob(".*.partial*"):
+                if stale.is_file():
+                    stale.unlink(missing_ok=True)
 
 
 def differing_keys(saved: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
@@ -95,6 +133,9 @@ def check_training_run(config: Any, files: RunFiles, resume: bool, overwrite: bo
 
     Data files, image size against the data, one full batch, the output
     folder, and for ``--resume`` the saved state and its ``[model]`` section.
+    A folder whose state has 0 finished epochs keeps nothing: it is accepted
+    both with and without ``--resume``, and either way training starts at the
+    first epoch.
     """
     from asna.paths import check_writable
 
@@ -116,10 +157,14 @@ def check_training_run(config: Any, files: RunFiles, resume: bool, overwrite: bo
         raise UserError("--resume and --overwrite exclude each other: continue the run or start again")
     model, backup = files.model, files.backup
     check_writable(model, "training.model_path")
+    if overwrite:
+        return
+    state = read_state(backup)
     if resume:
-        state = read_state(backup)
         if state is None:
             raise UserError(f"{backup}: no saved state to resume from (train without --resume first)")
+        if state.epochs == 0:
+            return
         changed = differing_keys(state.extra.get("model", {}), config.model.as_dict())
         if changed:
             raise UserError(f"{backup}: the saved run has another [model] ({', '.join(changed)} differ); "
@@ -127,6 +172,6 @@ def check_training_run(config: Any, files: RunFiles, resume: bool, overwrite: bo
         if state.epochs >= training.epochs:
             raise UserError(f"{backup}: the run has already finished {state.epochs} epoch(s); "
                             f"raise training.epochs above {state.epochs} to go on")
-    elif (model.exists() or backup.exists()) and not overwrite:
+    elif keeps_a_run(files, state):
         raise UserError(f"{model.parent}: a run is already there; pass --resume to continue it "
                         f"or --overwrite to start again (or set training.model_path)")

@@ -27,7 +27,8 @@ from asna.distributed import (is_chief, make_strategy, patch_keras_for_multi_wor
                                without_auto_sharding, worker_input_context)
 from asna.paths import atomic_write, resolve_repo_path
 from asna.precision import apply_precision
-from asna.run_state import RunFiles, check_training_run
+from asna.run_state import (STATE_FILE, RunFiles, check_training_run, new_run_state, read_state,
+                            remove_stale_temporaries, write_state)
 
 def step_decay(learning_rate: float, drop: float, every: int):
     """The original schedule: ``lr * drop ** floor((1 + epoch) / every)``."""
@@ -63,24 +64,39 @@ class ValidationCorrelations(keras.callbacks.Callback):
               f"PLCC {scores['plcc']:.4f}  main score {scores['main_score']:.4f}")
 
 
-def prepare_run_folder(files: RunFiles, resume: bool, overwrite: bool) -> bool:
-    """Clear an earlier run for ``--overwrite``; call only once every check has passed.
+def prepare_run_folder(files: RunFiles, resumed: bool, extra: dict) -> bool:
+    """Make the run folder ready; call only once every check has passed.
 
-    Returns whether the run folder was created now (a run that saves nothing removes it again).
+    A run that starts at its first epoch (new, ``--overwrite``, or a resume of
+    a run that finished none) first commits a state of 0 finished epochs, and
+    only then removes what an earlier run or attempt left: from that rename on,
+    a kill leaves a folder that starts again without ``--overwrite``. Every
+    start also removes the temporary files a killed write left. Returns
+    whether the run folder was created now (a run that saves nothing removes it again).
     """
-    if not resume and overwrite:
-        for path in (files.backup, files.tensorboard):
-            shutil.rmtree(path, ignore_errors=True)
-        for path in (files.model, files.log, files.info, files.curves, files.config):
-            path.unlink(missing_ok=True)
     created = not files.folder.exists()
     files.folder.mkdir(parents=True, exist_ok=True)
+    if not resumed:
+        write_state(files.backup, new_run_state(extra))  # also drops the earlier run's weights files
+        left = [files.tensorboard, *(entry for entry in files.backup.iterdir() if entry.name != STATE_FILE),
+                files.model, files.log, files.info, files.curves, files.config]
+        for path in left:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+    remove_stale_temporaries([files.model, files.log, files.info, files.curves, files.config], [files.backup])
     return created
 
 
 def forget_failed_run(files: RunFiles, created: bool) -> None:
-    """After a run that saved no epoch: remove what it wrote, so nothing looks like a run."""
+    """After a run that saved no epoch: remove what it wrote, so nothing looks like a run.
+
+    ``tensorboard/`` goes first and the state last, so a kill half-way leaves a
+    folder that is still accepted as new.
+    """
     shutil.rmtree(files.tensorboard, ignore_errors=True)
+    (files.backup / STATE_FILE).unlink(missing_ok=True)
     shutil.rmtree(files.backup, ignore_errors=True)
     if created:
         try:
@@ -205,10 +221,11 @@ def _train_run(network: str, config: Config, resume: bool, overwrite: bool, chec
 
     Everything is checked before the run folder is touched; each epoch with
     finite losses is saved atomically (best model, log, resume state), and the
-    first non-finite batch loss stops training before its epoch is saved.
+    first non-finite batch loss stops training before its epoch is saved. At
+    every instant the folder is new or resumable (``prepare_run_folder``,
+    ``AtomicCheckpoint``; the write order is in docs/reliability.md).
     """
     from asna.data.pipeline import file_info
-    from asna.plots import plot_training_curves
 
     check_network(config, network)
     training = config.training
@@ -228,18 +245,24 @@ def _train_run(network: str, config: Config, resume: bool, overwrite: bool, chec
         raise UserError(f"{config.data.train}: {len(train_info)} pairs make no full batch of "
                         f"{global_batch}; lower training.batch_size")
 
+    # A saved state of 0 epochs holds nothing to restore: such a resume starts afresh.
+    saved = read_state(files.backup) if resume else None
+    resumed = saved is not None and saved.epochs > 0
     with strategy.scope():
-        model = compile_model(config, init_weights=not resume)  # also checks the ranker and init weights
+        model = compile_model(config, init_weights=not resumed)  # also checks the ranker and init weights
     guard = FiniteLossGuard()
+    extra = {"model": config.model.as_dict(), "network": network}
+    title = f"{network} — {config.source}"
     checkpoint = AtomicCheckpoint(
-        guard, files.model, files.backup, files.log, resume=resume and files.backup.exists(),
-        extra={"model": config.model.as_dict(), "network": network},
+        guard, files.model, files.backup, files.log, resume=resumed, extra=extra,
         before_best=lambda: _write_model_info(files, config, train_info.standardization),
-        before_state=lambda: config.save(files.config))
+        before_state=lambda epochs: _write_run_record(files, config, title, final=epochs >= training.epochs))
     first_epoch = checkpoint.initial_epoch
     train_data, val_data, val_loss_data, multi_worker = build_datasets(
         config, strategy, train_info, val_info, skip_batches=first_epoch * steps)
-    created = prepare_run_folder(files, resume, overwrite)  # the first change to the run folder
+    created = prepare_run_folder(files, resumed, extra)  # the first change to the run folder
+    if resume and not resumed:
+        print(f"{files.backup}: no epoch was saved yet, so training starts at the first")
     callbacks = build_callbacks(config, files, ValidationCorrelations(val_data, val_info.y), guard, checkpoint)
     print(f"training {network} on {len(train_info)} pairs ({steps} steps of {global_batch} per epoch, "
           f"{replicas} replica(s)), validating on {len(val_info)} pairs; writing to {files.folder}")
@@ -256,8 +279,8 @@ def _train_run(network: str, config: Config, resume: bool, overwrite: bool, chec
     gc.collect()
     if saved_epochs == 0:
         forget_failed_run(files, created)
-    elif files.log.exists():
-        plot_training_curves(files.log, files.curves, title=f"{network} — {config.source}")
+    elif failure is not None:  # stopped early, so still resumable: a kill here is cleaned at the next start
+        _draw_curves(files, title)
     if failure is not None:
         raise UserError(failure)
     print(f"best model on validation loss: {files.model}; curves: {files.curves}")
@@ -270,6 +293,24 @@ def _named(function, name: str):
         return function(y_true, y_pred)
     metric.__name__ = name
     return metric
+
+
+def _write_run_record(files: RunFiles, config: Config, title: str, final: bool) -> None:
+    """The run's config, saved with every epoch; with the last epoch's save, also the curves.
+
+    The curves are drawn before the last epoch is committed, so a finished run
+    writes nothing after its last commit: no temporary file can outlive it.
+    """
+    config.save(files.config)
+    if final:
+        _draw_curves(files, title)
+
+
+def _draw_curves(files: RunFiles, title: str) -> None:
+    """Loss and validation correlations per epoch, from the log."""
+    from asna.plots import plot_training_curves
+
+    plot_training_curves(files.log, files.curves, title=title)
 
 
 def _write_model_info(files: RunFiles, config: Config,

@@ -21,10 +21,10 @@ import numpy as np
 
 from asna.checkpoint import AtomicCheckpoint, FiniteLossGuard, nan_stop_message
 from asna.errors import UserError
-from asna.paths import fsync_folder
+from asna.paths import atomic_write
 from asna.ranker.data import make_rank_vectors
 from asna.ranker.models import build_ranker
-from asna.run_state import differing_keys, read_state
+from asna.run_state import STATE_FILE, differing_keys, read_state, remove_stale_temporaries
 
 
 @dataclass
@@ -108,22 +108,27 @@ def train_ranker(recipe: RankerRecipe, out: str | os.PathLike, overwrite: bool =
     state, log rows); ``out`` is replaced only when training ends, so an
     interrupted run never replaces a good ranker with a partly trained one.
     Started again with the same recipe, an interrupted run goes on from its last
-    saved epoch; with another recipe it is refused unless ``overwrite``. The
-    first non-finite batch loss stops training before its epoch is saved.
+    saved epoch, on the vectors the uninterrupted run would draw; with another
+    recipe it is refused unless ``overwrite``. A run killed after its last epoch
+    was saved is finished by the next start. The first non-finite batch loss
+    stops training before its epoch is saved.
     """
     out = Path(out)
     state_folder = out.with_name(f".{out.stem}.backup")
+    log = out.with_suffix(".log.csv")
+    best = state_folder / "best.keras"
     wanted = {key: value for key, value in asdict(recipe).items() if key != "max_minutes"}
     state = None if overwrite else read_state(state_folder)
     if state is not None and state.extra.get("recipe") != wanted:
         changed = differing_keys(state.extra.get("recipe", {}), wanted)
         raise UserError(f"{state_folder}: an interrupted run with other settings ({', '.join(changed)}) "
                         f"is saved here; rerun with its settings to resume it or pass --overwrite")
-    if state is not None and state.epochs >= recipe.epochs:
-        raise UserError(f"{state_folder}: the interrupted run has finished {state.epochs} epoch(s); "
-                        f"ask for more than {state.epochs} epochs to go on, or pass --overwrite")
+    remove_stale_temporaries([out, log], [state_folder])
+    if state is not None and state.epochs >= recipe.epochs:  # killed while it was being finished
+        print(f"{state_folder}: all {state.epochs} epochs were already trained; keeping the best of them")
+        return _finish(best, out, state_folder)
     if state is None:  # nothing to resume: clear what an earlier, different or unfinished run left
-        shutil.rmtree(state_folder, ignore_errors=True)
+        _discard(state_folder)
     created = not out.parent.exists()
     out.parent.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(recipe.seed)
@@ -132,30 +137,49 @@ def train_ranker(recipe: RankerRecipe, out: str | os.PathLike, overwrite: bool =
     val_vectors, val_ranks = make_rank_vectors(num_val, recipe.length,
                                                np.random.default_rng(recipe.seed + 1))
     first_epoch = state.epochs if state else 0
-    data_seed = [recipe.seed + 2, first_epoch] if first_epoch else recipe.seed + 2
     train_data = FreshRankVectors(num_train, recipe.length, recipe.batch_size,
-                                  seed=data_seed, fresh=recipe.fresh_data)
+                                  seed=recipe.seed + 2, fresh=recipe.fresh_data)
+    for _ in range(first_epoch):  # the draws (or shuffles) of the finished epochs, in the same order
+        train_data.on_epoch_end()
     model = build_ranker(recipe.architecture, recipe.length)
     optimizer = keras.optimizers.Adam(learning_rate_for(recipe, len(train_data)))
     model.compile(optimizer=optimizer, loss="mae")
-    best = state_folder / "best.keras"
     guard = FiniteLossGuard()
-    checkpoint = AtomicCheckpoint(guard, best, state_folder, out.with_suffix(".log.csv"),
-                                  resume=state is not None, extra={"recipe": wanted})
+    checkpoint = AtomicCheckpoint(guard, best, state_folder, log, resume=state is not None,
+                                  extra={"recipe": wanted})
     callbacks = [guard, checkpoint, StopAfterMinutes(recipe.max_minutes)]
     if recipe.schedule == "step":
         callbacks.insert(0, step_decay_callback(recipe))
-    model.fit(train_data, epochs=recipe.epochs, initial_epoch=first_epoch,
+    # shuffle=False: the vectors are drawn (or shuffled) anew each epoch by the data set itself, from its
+    # own generator; Keras' batch shuffling would draw from Python's global state, which a resume cannot restore.
+    model.fit(train_data, epochs=recipe.epochs, initial_epoch=first_epoch, shuffle=False,
               validation_data=(val_vectors, val_ranks), validation_batch_size=8192, callbacks=callbacks,
               verbose=1 if sys.stdout.isatty() else 2)
     if guard.failure is not None:
         message = nan_stop_message(guard, checkpoint, "--learning-rate", resume="the same arguments")
         if checkpoint.saved_epochs == 0:
-            shutil.rmtree(state_folder, ignore_errors=True)
+            _discard(state_folder)
             if created:
                 out.parent.rmdir()
         raise UserError(message)
-    os.replace(best, out)
-    fsync_folder(out.parent)
-    shutil.rmtree(state_folder, ignore_errors=True)
+    return _finish(best, out, state_folder)
+
+
+def _finish(best: Path, out: Path, state_folder: Path) -> keras.Model:
+    """Publish the best ranker at ``out``, then drop the saved state.
+
+    Copied (not moved), so until the state is gone a kill leaves a state that
+    still holds its best model, and the next start finishes the same way.
+    """
+    if best.is_file():
+        atomic_write(out, lambda temporary: shutil.copyfile(best, temporary))
+    elif not out.is_file():
+        raise UserError(f"{state_folder}: the saved run holds no best model; start again with --overwrite")
+    _discard(state_folder)
     return keras.models.load_model(out, compile=False)
+
+
+def _discard(state_folder: Path) -> None:
+    """Remove a saved state: ``state.json`` first, so a kill half-way never leaves one naming a deleted file."""
+    (state_folder / STATE_FILE).unlink(missing_ok=True)
+    shutil.rmtree(state_folder, ignore_errors=True)
