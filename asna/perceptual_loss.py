@@ -23,8 +23,10 @@ from typing import Any, Sequence
 import keras
 import tensorflow as tf
 
+from asna.api import check_choice, load_quietly, model_paths_or_default
 from asna.errors import UserError
 from asna.evaluation.scorer import inspect_models, tile_starts
+from asna.precision import PRECISIONS, resolve_precision
 
 FREE_SIZE_MULTIPLE = 16
 """Sides a free-size network takes: four halvings, then upsampling back onto the differences."""
@@ -70,9 +72,6 @@ class PerceptualLoss(keras.losses.Loss):
                  precision: str = "float32", reduction: str = "sum_over_batch_size",
                  name: str = "asna_perceptual", dtype: Any = None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        from asna.api import check_choice, load_quietly, model_paths_or_default
-        from asna.precision import PRECISIONS, resolve_precision
-
         check_choice("precision", precision, PRECISIONS)
         infos = inspect_models(model_paths_or_default(models))
         self.model_paths = [str(info.path) for info in infos]
