@@ -15,6 +15,7 @@ import os
 
 from asna.errors import UserError, run_cli
 from asna.evaluation import add_scorer_arguments
+from asna.evaluation.per_type import NAMINGS
 
 
 def _parser(prog: str, description: str, example: str) -> argparse.ArgumentParser:
@@ -56,16 +57,23 @@ def folder_parser() -> argparse.ArgumentParser:
 
 def dataset_parser() -> argparse.ArgumentParser:
     parser = _parser("asna-evaluate", "Evaluate the trained model(s) on a labelled set beside PSNR, SSIM, "
-                     "MS-SSIM, GMSD and HaarPSI, as evaluation_dataset.py does.",
-                     "asna-evaluate --data data/synthetic_val.h5 --json report.json --plot scatter.png")
+                     "MS-SSIM, GMSD and HaarPSI, overall and per distortion type, as evaluation_dataset.py does.",
+                     "asna-evaluate --data data/synthetic_val.h5 --json report.json --plot scatter.png "
+                     "--type-plot types.png")
     parser.add_argument("--data", metavar="FILE.h5", help="prepared HDF5 file of labelled pairs")
     parser.add_argument("--ref-dir", metavar="R", help="folder of reference images (with --dis-dir, --labels)")
     parser.add_argument("--dis-dir", metavar="D", help="folder of distorted images")
     parser.add_argument("--labels", metavar="FILE", help="name,score label file of the distorted images")
+    parser.add_argument("--type-names", choices=NAMINGS, default=None,
+                        help="whose type ids a folder's names carry, to name the types in the report "
+                             "(the built-in set's exports: kadid); --data files name theirs by their source")
     parser.add_argument("--json", metavar="OUT.json", help="write the metrics, one block per method "
-                        "(undefined numbers as null; a by_source block when the file mixes sources)")
+                        "(undefined numbers as null; a by_source block when the file mixes sources, "
+                        "a by_type block of each method's SRCC per distortion type)")
     parser.add_argument("--csv", metavar="OUT.csv", help="write one row per pair with every method's value")
     parser.add_argument("--plot", metavar="OUT.png", help="write a scatter plot per method")
+    parser.add_argument("--type-plot", metavar="OUT.png",
+                        help="write a bar plot of every method's SRCC per distortion type")
     add_scorer_arguments(parser)
     return parser
 
@@ -95,10 +103,13 @@ def _dataset() -> int:
     folders = (args.ref_dir, args.dis_dir, args.labels)
     if (args.data is None) == (not any(folders)) or (args.data is None and not all(folders)):
         raise UserError("give either --data FILE.h5 or all of --ref-dir, --dis-dir and --labels")
+    if args.data and args.type_names:
+        raise UserError("--type-names is for folders; a --data file names its types by its source")
     from asna.evaluation.report import run_dataset
 
     run_dataset(args.data, args.ref_dir, args.dis_dir, args.labels, args.models, args.tta, args.fit,
-                args.scale_source, args.batch_size, args.json, args.plot, args.csv)
+                args.scale_source, args.batch_size, args.json, args.plot, args.csv, type_plot=args.type_plot,
+                type_names=args.type_names)
     return 0
 
 
