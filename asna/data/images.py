@@ -43,7 +43,12 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
     """Decode an image file as an H x W x 3 uint8 RGB array, or raise ``UserError``.
 
     Truncated BMP and PNG files make OpenCV's decoders fail, so a partial image
-    is never returned; grey and RGBA files come back as 3-channel RGB.
+    is never returned; grey and RGBA files come back as 3-channel RGB (alpha
+    dropped). Deeper samples are mapped onto 0-255 by their full range, never
+    cut as if they were 8-bit: 16-bit files (PNG, TIFF) by ``round(v / 257)``
+    (65535 is white), float files (TIFF) by ``round(v * 255)`` when every value
+    lies in [0, 1]. Float files outside [0, 1] (HDR, 0-255 floats), signed and
+    32-bit integer samples are refused with one line.
     """
     path = Path(path)
     try:
@@ -52,14 +57,59 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
         raise UserError(f"{path}: cannot read the file ({error.strerror or error})") from None
     if data.size == 0:
         raise UserError(f"{path}: the file is empty")
-    with _quiet_stderr():
-        try:
-            image = cv2.imdecode(data, cv2.IMREAD_COLOR)
-        except cv2.error:
-            image = None
-    if image is None or image.ndim != 3 or image.shape[2] != 3:
+    image = _decode(data)
+    if image is None:
         raise UserError(f"{path}: not a readable image (corrupt, truncated or an unknown format)")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return cv2.cvtColor(_to_8_bit(image, path), cv2.COLOR_BGR2RGB)
+
+
+def _decode(data: np.ndarray) -> np.ndarray | None:
+    """BGR at the file's own depth; ``None`` when OpenCV cannot decode it.
+
+    ``IMREAD_COLOR | IMREAD_ANYDEPTH`` keeps 16-bit and float samples and turns
+    grey and alpha into BGR (and applies a JPEG's EXIF orientation, like plain
+    ``IMREAD_COLOR``); OpenCV's TIFF reader gives up on grey or RGBA float
+    files that way, so those are read unchanged and given three channels here.
+    """
+    for flags in (cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH, cv2.IMREAD_UNCHANGED):
+        with _quiet_stderr():
+            try:
+                image = cv2.imdecode(data, flags)
+            except cv2.error:
+                image = None
+        if image is None:
+            continue
+        if image.ndim == 2:
+            image = image[:, :, None]
+        if image.ndim == 3 and image.shape[2] in (1, 2):  # grey, grey + alpha
+            return np.ascontiguousarray(np.repeat(image[:, :, :1], 3, axis=2))
+        if image.ndim == 3 and image.shape[2] in (3, 4):  # BGR, BGRA
+            return np.ascontiguousarray(image[:, :, :3])
+    return None
+
+
+UINT16_TO_8 = 65535 / 255  # = 257: 16-bit white maps to 255, and 257 * k to k exactly
+
+
+def _to_8_bit(image: np.ndarray, path: Path) -> np.ndarray:
+    """uint8 samples of a decoded image, scaled by the full range of its depth."""
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == np.uint16:
+        return np.rint(image / UINT16_TO_8).astype(np.uint8)
+    if image.dtype in (np.float32, np.float64, np.float16):
+        finite = np.isfinite(image)
+        if not finite.all():
+            raise UserError(f"{path}: a float image with NaN or infinite values; only float images "
+                            f"with every value in [0, 1] are read")
+        low, high = float(image.min()), float(image.max())
+        if low < 0.0 or high > 1.0:
+            raise UserError(f"{path}: a float image with values in [{low:.4g}, {high:.4g}]; only float "
+                            f"images with every value in [0, 1] (0 black, 1 white) are read (save it "
+                            f"as 8- or 16-bit, or scale it to [0, 1])")
+        return np.rint(image.astype(np.float64) * 255.0).astype(np.uint8)
+    raise UserError(f"{path}: {image.dtype} samples are not read (only 8- and 16-bit unsigned "
+                    f"integer or [0, 1] float images); save it as an 8- or 16-bit image")
 
 
 def describe_size(shape: tuple[int, ...]) -> str:
