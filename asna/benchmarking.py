@@ -68,10 +68,13 @@ class ThroughputResult:
     jit_compile: str = "auto"
     steps_per_execution: int = 1
     old_paths: tuple[str, ...] = ()
+    inter_op_threads: int = 0
+    intra_op_threads: int = 0
     training_gflop_per_pair: float | None = None
     achieved_gflops: float | None = None
     peak_gflops: float | None = None
     fraction_of_peak: float | None = None
+    op_profile: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -222,6 +225,16 @@ def time_training(model, dataset, warmup: int, steps: int, steps_per_execution: 
 JIT_CHOICES = ("auto", "on", "off")
 
 
+def set_threads(inter_op: int | None, intra_op: int | None) -> None:
+    """TensorFlow's inter- and intra-op thread counts (None: TensorFlow's pick); call before any op runs."""
+    import tensorflow as tf
+
+    if inter_op:
+        tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+    if intra_op:
+        tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+
+
 def set_step_compilation(model, jit_compile: str, steps_per_execution: int) -> None:
     """Keras's whole-step XLA switch and steps per call on a compiled model (``auto``: Keras's pick)."""
     if jit_compile not in JIT_CHOICES:
@@ -253,7 +266,7 @@ def run_benchmark(network: str, image_size: int = ORIGINAL_SIZE, batch_size: int
                   ranker: str | None = None, config_path: str | None = None,
                   seed: int = 0, intensity_augment: bool | None = None, jit_compile: str = "auto",
                   steps_per_execution: int = 1, old_paths: tuple[str, ...] = (),
-                  measure_peak: bool = True) -> ThroughputResult:
+                  measure_peak: bool = True, profile_steps: int = 0) -> ThroughputResult:
     """Time ``steps`` training steps of ``network`` after ``warmup`` untimed ones.
 
     The step includes the on-device augmentation the config's ``[data]`` asks
@@ -261,6 +274,8 @@ def run_benchmark(network: str, image_size: int = ORIGINAL_SIZE, batch_size: int
     resolved and reported). ``old_paths`` names faster paths of
     ``asna.speed_paths`` to turn off (for the rest of the process).
     ``measure_peak``: also time the matmul peak in that precision afterwards.
+    ``profile_steps``: then run that many more steps under TensorFlow's profiler
+    and keep where their op time went (``asna.op_profile``).
     """
     if steps < 1 or warmup < 1 or batch_size < 1 or steps_per_execution < 1:
         raise UserError("--steps, --warmup, --batch-size and --steps-per-execution must be 1 or more "
@@ -270,6 +285,7 @@ def run_benchmark(network: str, image_size: int = ORIGINAL_SIZE, batch_size: int
     config = benchmark_config(network, image_size, config_path, ranker, batch_size, intensity_augment)
     old_paths = tuple(checked_paths(old_paths))
     import keras
+    import tensorflow as tf
 
     from asna.flops import network_flops
     from asna.precision import precision_scope
@@ -279,18 +295,22 @@ def run_benchmark(network: str, image_size: int = ORIGINAL_SIZE, batch_size: int
     turn_off(old_paths)
     flops = network_flops(config.model) if network != "tiled" else None
     keras.utils.set_random_seed(seed)
-    with precision_scope(precision) as policy:
+    profile = None
+    with precision_scope(precision) as policy, \
+            tempfile.TemporaryDirectory(prefix="asna_train_throughput_") as folder:
         model = compile_model(config, init_weights=False)
         set_step_compilation(model, jit_compile, steps_per_execution)
         if data == "memory":
-            step_times, cpu = time_training(model, memory_dataset(batch_size, image_size, seed), warmup, steps,
-                                            steps_per_execution)
+            dataset = memory_dataset(batch_size, image_size, seed)
         else:
-            with tempfile.TemporaryDirectory(prefix="asna_train_throughput_") as folder:
-                path = write_random_pairs(Path(folder) / "pairs.h5", max(HDF5_PAIRS, 4 * batch_size),
-                                          image_size, seed)
-                step_times, cpu = time_training(model, hdf5_dataset(path, batch_size), warmup, steps,
-                                                steps_per_execution)
+            dataset = hdf5_dataset(write_random_pairs(Path(folder) / "pairs.h5", max(HDF5_PAIRS, 4 * batch_size),
+                                                      image_size, seed), batch_size)
+        step_times, cpu = time_training(model, dataset, warmup, steps, steps_per_execution)
+        if profile_steps:
+            from asna.op_profile import profile_ops
+
+            profile = profile_ops(lambda: model.fit(dataset, epochs=1, steps_per_epoch=profile_steps,
+                                                    shuffle=False, verbose=0))
     seconds = float(sum(step_times))
     pairs_per_s = steps * batch_size / seconds
     return ThroughputResult(
@@ -301,7 +321,9 @@ def run_benchmark(network: str, image_size: int = ORIGINAL_SIZE, batch_size: int
         parameters=int(model.count_params()), config=str(config.source),
         tile_size=config.model.tile_size if network == "tiled" else None,
         jit_compile=jit_compile, steps_per_execution=steps_per_execution, old_paths=old_paths,
-        training_gflop_per_pair=round(flops.training / 1e9, 4) if flops else None,
+        inter_op_threads=tf.config.threading.get_inter_op_parallelism_threads(),
+        intra_op_threads=tf.config.threading.get_intra_op_parallelism_threads(),
+        training_gflop_per_pair=round(flops.training / 1e9, 4) if flops else None, op_profile=profile,
         **peak_figures(pairs_per_s, flops.training if flops else None, policy, measure_peak))
 
 
@@ -332,14 +354,22 @@ def format_result(result: ThroughputResult) -> str:
         switches.append(f"{result.steps_per_execution} steps per execution")
     if result.old_paths:
         switches.append(f"old path(s): {', '.join(result.old_paths)}")
+    if result.inter_op_threads or result.intra_op_threads:
+        switches.append(f"threads inter-op {result.inter_op_threads or 'default'}, "
+                        f"intra-op {result.intra_op_threads or 'default'}")
     text = (f"{result.network} ({result.parameters:,} parameters{tile}) {result.image_size}px batch "
             f"{result.batch_size} {result.precision}, intensity augmentation {intensity}, data {result.data}, "
             f"ranker {result.ranker}{''.join(', ' + s for s in switches)} on {result.device}: "
             f"{result.pairs_per_s:.2f} pairs/s, {result.s_per_step:.4f} s/step "
             f"(median {result.s_per_step_median:.4f}), {result.cpu_s_per_step:.3f} CPU s/step "
             f"over {result.steps} steps after {result.warmup} warm-up")
-    return text + format_peak(result.training_gflop_per_pair, "training pair", result.achieved_gflops,
-                              result.peak_gflops, result.fraction_of_peak, result.precision)
+    text += format_peak(result.training_gflop_per_pair, "training pair", result.achieved_gflops,
+                        result.peak_gflops, result.fraction_of_peak, result.precision)
+    if result.op_profile:
+        from asna.op_profile import format_profile
+
+        text += "\n" + format_profile(result.op_profile)
+    return text
 
 
 def format_peak(gflop_per_pair: float | None, what: str, achieved: float | None, peak: float | None,
@@ -424,7 +454,7 @@ def write_challenge_folder(folder: str | os.PathLike, count: int, image_size: in
 
 def time_scoring_case(case: str, network: str, image_size: int, pairs: int, batch_size: int,
                       precision: str, forward_flops: int, measure_peak: bool, seed: int = 0) -> ScoringResult:
-    """Score ``pairs`` random pairs once as ``case`` says, after one untimed call that traces each model.
+    """Score ``pairs`` random pairs once as ``case`` says, after one untimed call of the same shapes.
 
     ``folder_...`` cases score a temporary challenge folder of BMP files through
     ``evaluation_ntire.py``'s path (decoding, batching, TTA, models) with the
@@ -443,7 +473,9 @@ def time_scoring_case(case: str, network: str, image_size: int, pairs: int, batc
     shape = (pairs, image_size, image_size, 3)
     references = rng.integers(0, 256, shape, dtype=np.uint8)
     distorted = rng.integers(0, 256, shape, dtype=np.uint8)
-    scorer.score_pairs(references[:1], distorted[:1], tta=mode)  # traces; OpenCV's Lab tables
+    # once untimed, at the batch shapes of the timed call: tracing, XLA's compilation of
+    # the fused passes for each batch shape, OpenCV's Lab tables
+    scorer.score_pairs(references, distorted, tta=mode)
     with tempfile.TemporaryDirectory(prefix="asna_scoring_") as folder:
         if case.startswith("folder_"):
             folder_pairs = match_pairs(*write_challenge_folder(folder, pairs, image_size, seed))

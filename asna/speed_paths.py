@@ -10,10 +10,11 @@ compares each with the code before it.
 Set them before models are built or traced: a traced function keeps the path
 it was traced with.
 
-The XLA-fused paths are used on maps of at least ``FUSE_MIN_ELEMENTS`` values
-per image (a 288 px network's maps, not a 32 px test network's): XLA compiles
-each fused pass once per batch shape, about a second for the attention network
-at 288 px on a 2-core CPU, which pays only where the maps are large.
+The XLA-fused paths are used on half-precision maps of at least
+``FUSE_MIN_ELEMENTS`` values per image (a 288 px network's maps, not a 32 px
+test network's): XLA compiles each fused pass once per batch shape, 1-2 s for
+the attention network at 288 px on a 2-core CPU the first time a batch size
+is seen, which pays only where the maps are large. float32 models run as before.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class SpeedPaths:
     """Which faster paths are on (all by default)."""
 
     fused_difference: bool = True
-    """``|f_ref - f_dis|`` and its gradient each as one XLA-fused pass (bit-identical)."""
+    """``|f_ref - f_dis|`` and its gradient in bfloat16/float16 each as one XLA-fused pass (bit-identical)."""
     half_batch_norm_inference: bool = True
     """BatchNorm at inference in bfloat16/float16: one fused pass, no float32 copies of the maps."""
     shared_lab_tta: bool = True

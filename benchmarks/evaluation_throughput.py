@@ -5,8 +5,9 @@ full (22 variants), on random pairs in memory; and folder_1_model_tta_full,
 which scores a temporary challenge folder of BMP files (Ref/, Dis/) through
 evaluation_ntire.py's path (decoding, batching, TTA, model), what a challenge
 user waits for. Untrained networks (build_model): the weights do not change the
-cost. Each model is traced before timing (once, for any batch size), so the
-figures are steady-state throughput.
+cost. Each case is scored once untimed first, at the same batch shapes (tracing;
+in bfloat16 or float16, XLA's compilation of the fused passes for each batch
+shape, 1-2 s at 288 px), so the figures are steady-state throughput.
 
 FLOPs per scored pair are the network's forward FLOPs (TensorFlow's profiler on
 the built model) times the variants times the models; the matmul peak is timed

@@ -22,7 +22,8 @@
 # Settings (environment): NETWORKS ("simple bn attention tiled"), RUNS
 # (data:precision:intensity triples, default: the grid above), IMAGE_SIZE (288),
 # BATCH_SIZE (16), STEPS (32), WARMUP (8; both multiples of 4 for the 4 steps per
-# execution), SWITCH_PRECISIONS ("float32 mixed_float16 mixed_bfloat16"), SWITCHES,
+# execution), SWITCH_PRECISIONS ("float32 mixed_float16 mixed_bfloat16"; empty: skip steps 2
+# and 3), SWITCHES,
 # SCORING_PAIRS (16), COMPARISON (1), PYTHON (.venv/bin/python when there, else python3).
 # On a CPU, for example: NETWORKS=attention RUNS="hdf5:float32:off hdf5:mixed_bfloat16:off"
 # SWITCH_PRECISIONS="float32 mixed_bfloat16" STEPS=8 WARMUP=4 SCORING_PAIRS=4 COMPARISON=0.
@@ -38,7 +39,7 @@ IMAGE_SIZE="${IMAGE_SIZE:-288}"
 BATCH_SIZE="${BATCH_SIZE:-16}"
 STEPS="${STEPS:-32}"
 WARMUP="${WARMUP:-8}"
-SWITCH_PRECISIONS="${SWITCH_PRECISIONS:-float32 mixed_float16 mixed_bfloat16}"
+SWITCH_PRECISIONS="${SWITCH_PRECISIONS-float32 mixed_float16 mixed_bfloat16}"
 SWITCHES="${SWITCHES:---old-path=fused_difference --jit-compile=off --jit-compile=on --steps-per-execution=4}"
 SCORING_PAIRS="${SCORING_PAIRS:-16}"
 COMPARISON="${COMPARISON:-1}"

@@ -64,13 +64,22 @@ def parse_arguments() -> argparse.Namespace:
                         help=f"time the code before this faster path (repeatable): {', '.join(SPEED_PATHS)}")
     parser.add_argument("--no-peak", action="store_true",
                         help="do not time the matmul peak after the steps (saves a few seconds)")
+    parser.add_argument("--profile-ops", type=positive_int, default=0, metavar="N",
+                        help="then run N more steps under TensorFlow's profiler and print where their op "
+                             "time went, by op type and by layer")
+    parser.add_argument("--inter-op-threads", type=positive_int, default=None, metavar="N",
+                        help="TensorFlow's threads for ops run side by side (default: TensorFlow's pick)")
+    parser.add_argument("--intra-op-threads", type=positive_int, default=None, metavar="N",
+                        help="TensorFlow's threads inside one op (default: TensorFlow's pick)")
     return parser.parse_args()
 
 
 def main() -> int:
     args = parse_arguments()
     from asna.benchmarking import (benchmark_config, describe_device, format_result,
-                                   precision_warning, run_benchmark, warn)
+                                   precision_warning, run_benchmark, set_threads, warn)
+
+    set_threads(args.inter_op_threads, args.intra_op_threads)  # before TensorFlow runs anything
 
     intensity = None if args.intensity_augment is None else args.intensity_augment == "on"
     benchmark_config(args.network, args.image_size, args.config, args.ranker,
@@ -83,7 +92,8 @@ def main() -> int:
     result = run_benchmark(args.network, args.image_size, args.batch_size, args.steps, args.warmup,
                            args.precision, args.data, args.ranker, args.config, intensity_augment=intensity,
                            jit_compile=args.jit_compile, steps_per_execution=args.steps_per_execution,
-                           old_paths=tuple(args.old_path), measure_peak=not args.no_peak)
+                           old_paths=tuple(args.old_path), measure_peak=not args.no_peak,
+                           profile_steps=args.profile_ops)
     print(format_result(result))
     print(json.dumps(result.as_dict()))
     return 0
