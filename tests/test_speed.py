@@ -49,6 +49,7 @@ def train_losses(policy: str, off: list[str]) -> tuple[list[float], np.ndarray]:
     return history.history["loss"], scores
 
 
+@pytest.mark.slow  # two trainings traced from scratch: about 25 s on the shared 2-core machine
 def test_training_steps_with_every_path_equal_the_code_before(fuse_small_maps):
     """bfloat16, where the paths apply (float32 models run as before): the fused difference
     in the train step, the fused BatchNorm in the inference after it."""
