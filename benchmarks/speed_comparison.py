@@ -8,8 +8,9 @@ asna/speed_paths.py off), now, and now without each path that acts there.
 --candidates adds whole-step XLA and 4 steps per execution (no gain measured on
 a CPU). Every figure comes with its GFLOP/s and its fraction of the matmul peak
 measured in the same process. Prints one JSON line per timed call as it goes,
-then a Markdown table of medians and one JSON summary line per arm. About 10
-minutes with the defaults on the 2-core development machine.
+then a Markdown table of medians and one JSON summary line per arm. With
+--rounds 3 it took 8-10 minutes on the 2-core development machine while other
+jobs ran (load average 3-6); the default 5 rounds take about 5/3 of that at most.
 
 Example: python benchmarks/speed_comparison.py --rounds 5
 """
