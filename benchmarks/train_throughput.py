@@ -7,8 +7,14 @@ quarter of the size). --data memory repeats one constant batch, so only the
 training step is timed; --data hdf5 feeds the real tf.data pipeline over a
 temporary file of random pairs. Either way the step includes the on-device
 augmentation (orientations; Lab lightness with --intensity-augment on). The
---warmup steps (tracing) are not timed. Prints one human line, then as the
-last line one JSON object.
+--warmup steps (tracing) are not timed. Prints the human lines (with the
+network's GFLOP per training pair, the achieved GFLOP/s and their fraction of
+the matmul peak in that precision, measured in the same run), then as the last
+line one JSON object.
+
+--old-path NAME times the code before one of the faster paths (asna/speed_paths.py);
+--jit-compile and --steps-per-execution are Keras's whole-step XLA switch and
+steps per call (benchmarks/speed_comparison.py sets them side by side).
 
 Example: python benchmarks/train_throughput.py --network attention --image-size 288 --steps 20 \
              --precision mixed_bfloat16 --intensity-augment on
@@ -23,10 +29,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from asna.benchmarking import DATA_SOURCES, NETWORKS, RANKERS  # noqa: E402
+from asna.benchmarking import DATA_SOURCES, JIT_CHOICES, NETWORKS, RANKERS  # noqa: E402
 from asna.errors import run_cli  # noqa: E402
 from asna.evaluation import positive_int  # noqa: E402
 from asna.precision import PRECISIONS  # noqa: E402
+from asna.speed_paths import NAMES as SPEED_PATHS  # noqa: E402
 
 
 def parse_arguments() -> argparse.Namespace:
@@ -49,13 +56,30 @@ def parse_arguments() -> argparse.Namespace:
                         help="config whose [model] and [loss] are timed (default configs/<network>_pretrain.txt)")
     parser.add_argument("--deterministic", action="store_true",
                         help="TensorFlow's deterministic ops, as training.deterministic = True (its speed cost)")
+    parser.add_argument("--jit-compile", choices=JIT_CHOICES, default="auto",
+                        help="XLA for the whole train step; auto: Keras's pick (on a GPU, not on a CPU)")
+    parser.add_argument("--steps-per-execution", type=positive_int, default=1, metavar="N",
+                        help="training steps per Keras call (--steps and --warmup must be multiples)")
+    parser.add_argument("--old-path", action="append", default=[], choices=SPEED_PATHS, metavar="NAME",
+                        help=f"time the code before this faster path (repeatable): {', '.join(SPEED_PATHS)}")
+    parser.add_argument("--no-peak", action="store_true",
+                        help="do not time the matmul peak after the steps (saves a few seconds)")
+    parser.add_argument("--profile-ops", type=positive_int, default=0, metavar="N",
+                        help="then run N more steps under TensorFlow's profiler and print where their op "
+                             "time went, by op type and by layer")
+    parser.add_argument("--inter-op-threads", type=positive_int, default=None, metavar="N",
+                        help="TensorFlow's threads for ops run side by side (default: TensorFlow's pick)")
+    parser.add_argument("--intra-op-threads", type=positive_int, default=None, metavar="N",
+                        help="TensorFlow's threads inside one op (default: TensorFlow's pick)")
     return parser.parse_args()
 
 
 def main() -> int:
     args = parse_arguments()
     from asna.benchmarking import (benchmark_config, describe_device, format_result,
-                                   precision_warning, run_benchmark, warn)
+                                   precision_warning, run_benchmark, set_threads, warn)
+
+    set_threads(args.inter_op_threads, args.intra_op_threads)  # before TensorFlow runs anything
 
     intensity = None if args.intensity_augment is None else args.intensity_augment == "on"
     benchmark_config(args.network, args.image_size, args.config, args.ranker,
@@ -66,7 +90,10 @@ def main() -> int:
 
         tf.config.experimental.enable_op_determinism()
     result = run_benchmark(args.network, args.image_size, args.batch_size, args.steps, args.warmup,
-                           args.precision, args.data, args.ranker, args.config, intensity_augment=intensity)
+                           args.precision, args.data, args.ranker, args.config, intensity_augment=intensity,
+                           jit_compile=args.jit_compile, steps_per_execution=args.steps_per_execution,
+                           old_paths=tuple(args.old_path), measure_peak=not args.no_peak,
+                           profile_steps=args.profile_ops)
     print(format_result(result))
     print(json.dumps(result.as_dict()))
     return 0

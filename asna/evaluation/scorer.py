@@ -35,6 +35,7 @@ from asna.data.images import describe_size
 from asna.errors import UserError
 from asna.evaluation import DEFAULT_BATCH_SIZE, DEFAULT_MODELS, FIT_MODES, tta
 from asna.paths import resolve_repo_path, sidecar_path
+from asna.speed_paths import PATHS
 
 Source = str | Sequence[str] | None
 """One source for every pair, one per pair, or ``None`` for each model's only source."""
@@ -204,10 +205,19 @@ def check_pair_sizes(reference: np.ndarray, distorted: np.ndarray, name: str = "
 # ----------------------------------------------------------------------------- scoring
 
 
-def _variant_stream(variants: Sequence[tta.Variant], references: np.ndarray,
-                    distorted: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    for variant in variants:
-        yield variant.apply(references, distorted)
+def _prefetched(batches: Iterator[tuple[np.ndarray, np.ndarray]]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``batches`` in order, each made in a worker thread while the caller scores the one before.
+
+    The variants are NumPy and OpenCV work and the network is TensorFlow's:
+    both release the GIL, so the CPU-side variant making overlaps the model calls.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="asna-tta") as pool:
+        pending = pool.submit(next, batches, None)
+        while (batch := pending.result()) is not None:
+            pending = pool.submit(next, batches, None)
+            yield batch
 
 
 def _rebatch(stream: Iterable[tuple[np.ndarray, np.ndarray]],
@@ -289,8 +299,9 @@ class QualityScorer:
         chosen = tta.variants(mode)
         count = len(reference_batch)
         outputs: list[list[np.ndarray]] = [[] for _ in self._predictors]
-        stream = _variant_stream(chosen, np.asarray(reference_batch), np.asarray(distorted_batch))
-        for references, distorted in _rebatch(stream, self.batch_size):
+        stream = tta.variant_batches(chosen, np.asarray(reference_batch), np.asarray(distorted_batch))
+        batches = _rebatch(stream, self.batch_size)
+        for references, distorted in _prefetched(batches) if PATHS.prefetch_tta else batches:
             for predictor, sink in zip(self._predictors, outputs):
                 sink.append(np.asarray(predictor.predict_on_batch([references, distorted])).reshape(-1))
         stacked = np.stack([np.concatenate(sink) for sink in outputs])

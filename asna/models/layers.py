@@ -7,12 +7,73 @@ saved ``.keras`` model reloads after ``import asna.models`` with no
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import math
+from typing import Any, Callable
 
 import keras
 from keras import ops
 
+from asna import speed_paths
+from asna.speed_paths import PATHS
+
 PACKAGE = "asna"
+
+
+def _fuse(inputs: Any, switch: bool) -> bool:
+    """Whether to run an XLA-fused pass: TensorFlow, the path on, a half type, large maps (speed_paths).
+
+    Only bfloat16 and float16 maps: there the fused passes measured faster; in
+    float32 they did not, and XLA's compilation per batch shape would be a cost
+    with nothing in return.
+    """
+    if not switch or keras.backend.backend() != "tensorflow":
+        return False
+    if keras.backend.standardize_dtype(inputs.dtype) not in ("bfloat16", "float16"):
+        return False
+    per_image = inputs.shape[1:]
+    return None not in per_image and math.prod(per_image) >= speed_paths.FUSE_MIN_ELEMENTS
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled(name: str) -> Callable:
+    """One XLA-compiled TensorFlow function per name, made on first use.
+
+    On a CPU, TensorFlow runs element-wise ops one by one, each a full pass over
+    the feature map in memory; XLA fuses a chain of them into one pass. Only
+    element-wise work goes here: convolutions and reductions stay with the
+    ops TensorFlow already runs fast (docs/benchmarks.md).
+    """
+    import tensorflow as tf
+
+    def difference(first, second):
+        return tf.abs(first - second)
+
+    def difference_gradient(first, second, upstream):
+        # as TensorFlow's own gradients: d|d| = sign(d), d(a - b)/db = -1
+        towards_first = upstream * tf.sign(first - second)
+        return towards_first, -towards_first
+
+    def batch_norm_inference(inputs, gamma, beta, mean, variance, epsilon):
+        factor = gamma * tf.math.rsqrt(variance + epsilon)
+        return tf.cast(tf.cast(inputs, tf.float32) * factor + (beta - mean * factor), inputs.dtype)
+
+    functions = {"difference": difference, "difference_gradient": difference_gradient,
+                 "batch_norm_inference": batch_norm_inference}
+    return tf.function(functions[name], jit_compile=True)
+
+
+def fused_absolute_difference(first: Any, second: Any) -> Any:
+    """``|first - second|`` with its gradient, each one fused pass (TensorFlow only)."""
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def absolute_difference(first, second):
+        def gradient(upstream):
+            return _compiled("difference_gradient")(first, second, upstream)
+        return _compiled("difference")(first, second), gradient
+
+    return absolute_difference(first, second)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -33,6 +94,8 @@ class AbsoluteDifference(keras.layers.Layer):
 
     def call(self, inputs: list) -> Any:
         first, second = inputs
+        if _fuse(first, PATHS.fused_difference):
+            return fused_absolute_difference(first, second)
         return ops.abs(first - second)
 
     def compute_output_shape(self, input_shape: list) -> tuple:
@@ -107,6 +170,12 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
                 else ops.zeros((channels,), "float32"))
         moving_mean = ops.cast(self.moving_mean, "float32")
         moving_variance = ops.cast(self.moving_variance, "float32")
+        if not training and _fuse(inputs, PATHS.half_batch_norm_inference):
+            # The half-type maps are not copied to float32 and back around the
+            # kernel: one fused pass computes the same float32 affine map.
+            outputs = _compiled("batch_norm_inference")(
+                inputs, gamma, beta, moving_mean, moving_variance, float(self.epsilon))
+            return ops.cast(outputs, self.compute_dtype)
         x = ops.cast(inputs, "float32")
         if training and self.trainable:
             outputs, new_mean, new_variance = tf.compat.v1.nn.fused_batch_norm(

@@ -1,0 +1,73 @@
+"""Switches for the faster code paths, so a benchmark can time each one against the code before it.
+
+Every path here computes what the code before it computed: the same numbers
+bit for bit, or (``half_batch_norm_inference``) the same float32 formula in
+another order, rounded once to the half type as before. They are all on; the
+benchmarks (``--old-path NAME``, ``benchmarks/speed_comparison.py``) turn one
+off in a fresh process to measure what it brings, and tests/test_speed.py
+compares each with the code before it.
+
+Set them before models are built or traced: a traced function keeps the path
+it was traced with.
+
+The XLA-fused paths are used on half-precision maps of at least
+``FUSE_MIN_ELEMENTS`` values per image (a 288 px network's maps, not a 32 px
+test network's): XLA compiles each fused pass once per batch shape, 1-2 s for
+the attention network at 288 px on a 2-core CPU the first time a batch size
+is seen, which pays only where the maps are large. float32 models run as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, fields, replace
+from typing import Iterable, Iterator
+
+
+@dataclass
+class SpeedPaths:
+    """Which faster paths are on (all by default)."""
+
+    fused_difference: bool = True
+    """``|f_ref - f_dis|`` and its gradient in bfloat16/float16 each as one XLA-fused pass (bit-identical)."""
+    half_batch_norm_inference: bool = True
+    """BatchNorm at inference in bfloat16/float16: one fused pass, no float32 copies of the maps."""
+    shared_lab_tta: bool = True
+    """TTA's 15 lightness variants from one RGB -> Lab conversion per image (bit-identical)."""
+    prefetch_tta: bool = True
+    """TTA: the next batch of variants is made while the network scores this one (same order)."""
+
+
+PATHS = SpeedPaths()
+FUSE_MIN_ELEMENTS = int(os.environ.get("ASNA_FUSE_MIN_ELEMENTS", "65536"))
+"""Values per image from which a map takes the XLA-fused passes; ``ASNA_FUSE_MIN_ELEMENTS=0``
+puts a small test network through them too (tests/test_speed.py, docs/tests.md)."""
+NAMES = tuple(field.name for field in fields(SpeedPaths))
+
+
+def check_names(names: Iterable[str]) -> list[str]:
+    """``names`` as a list, each a known path; a ``ValueError`` naming the unknown ones."""
+    names = list(names)
+    unknown = [name for name in names if name not in NAMES]
+    if unknown:
+        raise ValueError(f"unknown speed path(s) {', '.join(unknown)}; known: {', '.join(NAMES)}")
+    return names
+
+
+def turn_off(names: Iterable[str]) -> None:
+    """Use the code before these paths for the rest of the process."""
+    for name in check_names(names):
+        setattr(PATHS, name, False)
+
+
+@contextlib.contextmanager
+def paths_off(names: Iterable[str]) -> Iterator[None]:
+    """The code before these paths for the block only (tests compare the two)."""
+    before = replace(PATHS)
+    turn_off(names)
+    try:
+        yield
+    finally:
+        for name in NAMES:
+            setattr(PATHS, name, getattr(before, name))

@@ -1,0 +1,203 @@
+"""The speed paths compute what the code before them computed; FLOPs and the matmul peak are counted right.
+
+The XLA-fused paths only run on large maps (``speed_paths.FUSE_MIN_ELEMENTS``);
+these tests lower that bound to 0 so the 32 px networks take them too.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from asna import speed_paths
+from asna.config import load_config
+from asna.evaluation import tta
+from asna.flops import compute_dtype, fraction_of_peak, graph_flops, matmul_peak, network_flops
+from asna.models import build_model
+from asna.precision import policy_scope
+from asna.speed_paths import NAMES, paths_off
+
+SMALL = {"network": "attention", "image_size": 32, "nfs": [4, 4, 8, 8, 8, 8, 8, 4, 4, 8],
+         "num_resblocks": 1, "dense_num": 8}
+TRAIN_STEPS = 3
+
+
+@pytest.fixture
+def fuse_small_maps(monkeypatch):
+    monkeypatch.setattr(speed_paths, "FUSE_MIN_ELEMENTS", 0)
+
+
+def pairs(count: int, size: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return tuple(rng.integers(0, 256, (count, size, size, 3), dtype=np.uint8) for _ in range(2))
+
+
+def train_losses(policy: str, off: list[str]) -> tuple[list[float], np.ndarray]:
+    """Losses of a few training steps (the full loss with the soft rank, Adam) and the inference scores after."""
+    from asna.losses import build_loss
+
+    loss = build_loss(load_config(None, ["loss.ranker=softrank"]).loss)
+    (references, distorted), targets = pairs(8, seed=1), np.linspace(-1, 1, 8).astype(np.float32)
+    with paths_off(off), policy_scope(policy):
+        keras.utils.set_random_seed(0)
+        model = build_model(SMALL)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
+        history = model.fit([references, distorted], targets, batch_size=8, epochs=TRAIN_STEPS, verbose=0)
+        scores = np.asarray(model.predict_on_batch([references, distorted]), np.float32)
+    return history.history["loss"], scores
+
+
+@pytest.mark.slow  # two trainings traced from scratch: about 25 s on the shared 2-core machine
+def test_training_steps_with_every_path_equal_the_code_before(fuse_small_maps):
+    """bfloat16, where the paths apply (float32 models run as before): the fused difference
+    in the train step, the fused BatchNorm in the inference after it."""
+    new_losses, new_scores = train_losses("mixed_bfloat16", [])
+    old_losses, old_scores = train_losses("mixed_bfloat16", list(NAMES))
+    assert np.all(np.isfinite(new_losses)) and len(set(new_losses)) == TRAIN_STEPS  # it trained
+    np.testing.assert_allclose(new_losses, old_losses, rtol=1e-6)
+    # the fused BatchNorm computes the same float32 formula in another order, rounded
+    # once to bfloat16: the scores agree to bfloat16's resolution
+    np.testing.assert_allclose(new_scores, old_scores, rtol=2e-2, atol=1e-3)
+    assert not np.allclose(new_scores, new_scores[0])  # scores that tell pairs apart
+
+
+def test_half_batch_norm_at_inference_matches_the_fused_kernel(fuse_small_maps):
+    from asna.models.layers import FusedBatchNormalization
+
+    rng = np.random.default_rng(3)
+    with policy_scope("mixed_bfloat16"):
+        layer = FusedBatchNormalization()
+        layer.build((None, 8, 8, 16))
+    layer.set_weights([rng.uniform(0.5, 2, 16), rng.normal(size=16), rng.normal(size=16), rng.uniform(0.2, 3, 16)])
+    maps = tf.cast(rng.normal(1.0, 2.0, (4, 8, 8, 16)), tf.bfloat16)
+    fused = np.asarray(tf.cast(layer(maps, training=False), tf.float32))
+    with paths_off(["half_batch_norm_inference"]):
+        kernel = np.asarray(tf.cast(layer(maps, training=False), tf.float32))
+    assert layer(maps, training=False).dtype == tf.bfloat16
+    # at most one bfloat16 step apart (8 bits of mantissa), nearly always equal
+    np.testing.assert_allclose(fused, kernel, rtol=2 ** -7, atol=1e-6)
+    assert np.mean(fused == kernel) > 0.99
+
+
+def test_fused_difference_and_its_gradient_are_bit_identical(fuse_small_maps):
+    from asna.models.layers import AbsoluteDifference
+
+    rng = np.random.default_rng(4)
+    first = tf.constant(rng.normal(size=(2, 8, 8, 4)), tf.bfloat16)
+    second = tf.constant(np.where(rng.random((2, 8, 8, 4)) < 0.2, tf.cast(first, tf.float32),
+                                  rng.normal(size=(2, 8, 8, 4))),
+                         tf.bfloat16)  # some equal values: the gradient of |0| is 0 on both paths
+    upstream = tf.constant(rng.normal(size=(2, 8, 8, 4)), tf.bfloat16)
+
+    def run():
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch([first, second])
+            out = AbsoluteDifference(dtype="mixed_bfloat16")([first, second])
+            total = tf.reduce_sum(tf.cast(out * upstream, tf.float32))
+        return [np.asarray(tf.cast(t, tf.float32)) for t in (out, *tape.gradient(total, [first, second]))]
+
+    fused = run()
+    with paths_off(["fused_difference"]):
+        plain = run()
+    for a, b in zip(fused, plain):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_model_saved_on_the_fused_paths_reloads_to_the_same_scores(fuse_small_maps, tmp_path):
+    from asna.models.layers import FusedBatchNormalization
+
+    rng = np.random.default_rng(5)
+    with policy_scope("mixed_bfloat16"):
+        model = build_model(SMALL)
+    for layer in model._flatten_layers():  # BatchNorm statistics away from their initial 0 and 1
+        if isinstance(layer, FusedBatchNormalization):
+            layer.moving_mean.assign(rng.normal(0, 0.5, layer.moving_mean.shape))
+            layer.moving_variance.assign(rng.uniform(0.5, 2, layer.moving_variance.shape))
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.models.load_model(tmp_path / "model.keras")
+    references, distorted = pairs(4, seed=5)
+    scores = model.predict_on_batch([references, distorted])
+    np.testing.assert_array_equal(scores, reloaded.predict_on_batch([references, distorted]))
+    with paths_off(NAMES):  # and the code before the paths, built now, scores them alike
+        plain = keras.models.load_model(tmp_path / "model.keras").predict_on_batch([references, distorted])
+    np.testing.assert_allclose(scores, plain, rtol=2e-2, atol=1e-3)
+
+
+def test_shared_lab_variants_equal_each_variant_applied_alone():
+    references, distorted = pairs(3, size=24, seed=6)
+    chosen = tta.variants("full")
+    shared = list(tta.variant_batches(chosen, references, distorted))
+    assert len(shared) == len(chosen) == 22
+    for variant, (new_r, new_d) in zip(chosen, shared):
+        old_r, old_d = variant.apply(references, distorted)
+        np.testing.assert_array_equal(new_r, old_r, err_msg=variant.name)
+        np.testing.assert_array_equal(new_d, old_d, err_msg=variant.name)
+
+
+def test_prefetched_full_tta_scores_equal_the_plain_loop():
+    from asna.evaluation.scorer import ModelInfo, QualityScorer
+
+    keras.utils.set_random_seed(7)
+    model = build_model(SMALL)
+    info = ModelInfo(None, "attention", 32, {"x": (3.0, 1.0)})
+    references, distorted = pairs(5, seed=8)
+    scorer = QualityScorer([model], [info], batch_size=4)  # batches cross variant and pair boundaries
+    new = scorer.score_pairs(references, distorted, tta="full")
+    with paths_off(["shared_lab_tta", "prefetch_tta"]):
+        old = scorer.score_pairs(references, distorted, tta="full")
+    np.testing.assert_array_equal(new, old)
+    assert len(set(np.round(new, 6))) == 5
+
+
+def test_unknown_path_names_are_refused():
+    with pytest.raises(ValueError, match="no_such_path"):
+        speed_paths.turn_off(["no_such_path"])
+
+
+# ----------------------------------------------------------------------------- FLOPs and peak
+
+
+def test_graph_flops_count_a_matmul_as_two_per_multiply_add():
+    function = tf.function(lambda a, b: tf.matmul(a, b))
+    graph = function.get_concrete_function(tf.TensorSpec((3, 5)), tf.TensorSpec((5, 7))).graph
+    assert graph_flops(graph) == 2 * 3 * 5 * 7
+
+
+def test_a_training_pair_costs_about_three_forward_passes():
+    flops = network_flops(SMALL)
+    assert flops.forward > 0
+    assert 2.5 < flops.training_over_forward < 3.5
+
+
+def test_attention_network_at_288_costs_1_64_gflop_forward():
+    """The figure docs/benchmarks.md quotes (the original's pre-training settings)."""
+    assert network_flops({"network": "attention", "image_size": 288}).forward == pytest.approx(1.641e9, rel=1e-3)
+
+
+def test_matmul_peak_and_fraction():
+    assert compute_dtype("mixed_bfloat16") == "bfloat16"
+    peak = matmul_peak("float32", size=128, rounds=1, repeats=2)
+    assert np.isfinite(peak) and peak > 0
+    achieved, fraction = fraction_of_peak(10.0, 5_000_000_000, 200.0)
+    assert achieved == pytest.approx(50.0) and fraction == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="choose from"):
+        compute_dtype("float64")
+
+
+def test_op_profile_sums_op_time_by_type_and_names_layers():
+    from asna.op_profile import layer_of, profile_ops, stage_of
+
+    assert layer_of("StatefulPartitionedCall/gradient_tape/asna_attention_1/encoder_3/f1_conv_rgb_1/Conv2D") \
+        == "encoder/f1_conv_rgb"
+    assert layer_of("StatefulPartitionedCall/asna_bn/diff4/Abs") == "diff4"
+    assert layer_of("StatefulPartitionedCall/AddN_16") == "other"
+    assert stage_of("encoder/f1_conv_rgb") == "encoder f1" and stage_of("dec4_concat") == "dec4"
+    left, right = tf.random.normal((256, 256)), tf.random.normal((256, 256))
+    product = tf.function(lambda: tf.reduce_sum(tf.matmul(left, right)))
+    product()
+    profile = profile_ops(lambda: [product() for _ in range(3)])
+    types = dict(profile["by_op_type"])
+    assert profile["op_seconds"] > 0 and sum(types.values()) <= 1.0 + 1e-6
+    assert any("MatMul" in name for name in types)
