@@ -91,7 +91,11 @@ def test_build_train_and_evaluate_with_the_scripts(tmp_path):
                       "--plot", str(scatter), cwd=tmp_path)
     assert "main score" in result.stdout
     blocks = json.loads(report.read_text())
+    by_type = blocks.pop("by_type")
     assert list(blocks) == ["model", "psnr", "ssim", "ms_ssim", "gmsd", "haarpsi"]
+    # per-type SRCC for the model and every baseline, one entry per stored distortion type
+    assert len(by_type) >= 2
+    assert all({"name", "pairs", *blocks} == set(block) and block["pairs"] > 0 for block in by_type.values())
     for method, numbers in blocks.items():
         assert list(numbers) == METRIC_KEYS, method
         assert all(numbers[key] is not None and math.isfinite(numbers[key]) for key in METRIC_KEYS), method
