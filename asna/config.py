@@ -34,6 +34,7 @@ class Key:
 
 ORIGINAL_NFS = [8, 16, 32, 64, 64, 64, 32, 16, 8, 32]
 NETWORKS = ("simple", "bn", "attention", "tiled")
+HEADS = ("flatten", "pooled")  # [model] head: the original Flatten head, or one pooled over positions
 
 SCHEMA: dict[str, dict[str, Key]] = {
     "data": {
@@ -59,6 +60,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "lstm_units": Key("int", 32, help="ConvLSTM filters (tiled network)"),
         "decoder_source": Key("str", "reference", choices=("reference", "distorted"),
                               help="whose deepest features start the decoder"),
+        "head": Key("str", "flatten", choices=HEADS,
+                    help="flatten: the original dense head on the flattened 1/8-scale map (fixed input "
+                         "size); pooled: the same dense layer per position, then a learned weighted mean "
+                         "over positions, so the network takes any size that is a multiple of 16"),
     },
     "loss": {
         "mse_factor": Key("float", 1.0),

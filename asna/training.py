@@ -316,7 +316,7 @@ def _draw_curves(files: RunFiles, title: str) -> None:
 def _write_model_info(files: RunFiles, config: Config,
                       standardization: dict[str, tuple[float, float]]) -> None:
     """What evaluation needs beside the model: the score scale of its training data."""
-    info = {"network": config.model.network, "image_size": config.model.image_size,
+    info = {"network": config.model.network, "image_size": config.model.image_size, "head": config.model.head,
             "standardization": {k: list(v) for k, v in standardization.items()},
             "train_data": config.data.train, "config": str(files.config.name),
             "precision": config.training.precision}

@@ -31,6 +31,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from asna.config import HEADS
 from asna.data.images import describe_size
 from asna.errors import UserError
 from asna.evaluation import DEFAULT_BATCH_SIZE, DEFAULT_MODELS, FIT_MODES, tta
@@ -49,6 +50,12 @@ class ModelInfo:
     network: str
     image_size: int
     standardization: dict[str, tuple[float, float]]
+    head: str = "flatten"
+
+    @property
+    def free_size(self) -> bool:
+        """A pooled head takes any size (a multiple of 16, at least ``image_size``): whole images at once."""
+        return self.head == "pooled"
 
     def scale(self, source: str | None) -> tuple[float, float]:
         """``(mean, std)`` that maps this model's output back to ``source``'s scale."""
@@ -102,7 +109,8 @@ def read_model_info(model_path: Path) -> ModelInfo:
         raise UserError(f"{sidecar}: expected a JSON object")
     return ModelInfo(path=model_path, network=str(info.get("network", "?")),
                      image_size=_image_size(info, sidecar),
-                     standardization=_standardization(info, sidecar))
+                     standardization=_standardization(info, sidecar),
+                     head=_head(info, sidecar))
 
 
 def _image_size(info: dict, sidecar: Path) -> int:
@@ -110,6 +118,14 @@ def _image_size(info: dict, sidecar: Path) -> int:
     if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
         raise UserError(f"{sidecar}: image_size must be a positive whole number, got {size!r}")
     return size
+
+
+def _head(info: dict, sidecar: Path) -> str:
+    """The sidecar's ``head``; sidecars written before the key existed are the flatten head's."""
+    head = info.get("head", "flatten")
+    if head not in HEADS:
+        raise UserError(f"{sidecar}: head must be one of {', '.join(HEADS)}, got {head!r}")
+    return head
 
 
 def _standardization(info: dict, sidecar: Path) -> dict[str, tuple[float, float]]:
@@ -161,10 +177,11 @@ def load_keras_model(info: ModelInfo) -> Any:
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise UserError(f"{info.path}: not a Keras model file ({first_line[:200]})") from None
     shapes = [tuple(tensor.shape[1:]) for tensor in model.inputs]
-    expected = (info.image_size, info.image_size, 3)
+    side = None if info.free_size else info.image_size
+    expected = (side, side, 3)
     if len(shapes) != 2 or any(shape != expected for shape in shapes):
-        raise UserError(f"{info.path}: takes inputs {shapes}, but its sidecar says two "
-                        f"{info.image_size}x{info.image_size} RGB images")
+        wanted = "free-size" if info.free_size else f"{info.image_size}x{info.image_size}"
+        raise UserError(f"{info.path}: takes inputs {shapes}, but its sidecar says two {wanted} RGB images")
     return for_inference(model)
 
 

@@ -19,7 +19,7 @@ from keras import layers
 
 from asna.config import resolve_section
 from asna.errors import UserError
-from asna.models.layers import AbsoluteDifference, FusedBatchNormalization, ScaleToUnitRange
+from asna.models.layers import AbsoluteDifference, FusedBatchNormalization, ScaleToUnitRange, WeightedMean
 
 ENCODER_POOLS = 3  # f2, f3 and f4 each start with a 2x max-pool
 CHANNELS = 3
@@ -43,6 +43,12 @@ class ModelParams:
     tile_size: int
     lstm_units: int
     decoder_source: str
+    head: str = "flatten"
+
+    @property
+    def input_side(self) -> int | None:
+        """The input side the network is built for: ``None`` (any) with a pooled head."""
+        return None if self.head == "pooled" else self.image_size
 
     @classmethod
     def from_config(cls, section: Any) -> "ModelParams":
@@ -77,6 +83,8 @@ def check_params(params: ModelParams) -> None:
              f"must be >= 0, got {params.num_resblocks}")
     _require(params.image_size > 0, "image_size", f"must be positive, got {params.image_size}")
     if params.network == "tiled":
+        _require(params.head == "flatten", "head",
+                 "the tiled network cuts a fixed-size image into its tiles, so it keeps the flatten head")
         _check_tiles(params)
     else:
         _require(params.image_size % 16 == 0, "image_size",
@@ -137,14 +145,14 @@ def encoder_features(x: Any, params: ModelParams, batch_norm: bool) -> list:
 
 def build_encoder(params: ModelParams, batch_norm: bool) -> keras.Model:
     """The one encoder model both images go through, so their weights are one set."""
-    size = params.image_size
+    size = params.input_side
     image = keras.Input((size, size, CHANNELS), name="image")
     return keras.Model(image, encoder_features(image, params, batch_norm), name="encoder")
 
 
 def pair_inputs(params: ModelParams) -> tuple[Any, Any, Any, Any]:
     """uint8 ``reference`` and ``distorted`` inputs and their [-1, 1] scaled tensors."""
-    shape = (params.image_size, params.image_size, CHANNELS)
+    shape = (params.input_side, params.input_side, CHANNELS)
     reference = keras.Input(shape, dtype="uint8", name="reference")
     distorted = keras.Input(shape, dtype="uint8", name="distorted")
     return (reference, distorted, ScaleToUnitRange(name="scale_reference")(reference),
@@ -192,12 +200,33 @@ def head(x: Any, params: ModelParams, squash: str) -> Any:
     """Flatten -> Dense(relu) -> Dropout -> Dense(1, squash) -> Dense(1) = score.
 
     The last two layers compute in float32 so the score is float32 under a
-    mixed_float16 policy.
+    mixed_float16 policy. ``head = pooled`` swaps the Flatten for a pooling
+    over positions (:func:`pooled_head`).
     """
+    if params.head == "pooled":
+        return pooled_head(x, params, squash)
     x = layers.Flatten(name="head_flatten")(x)
     x = layers.Dense(params.dense_num, activation="relu",
                      kernel_regularizer=_l2(params.l2_dense), name="head_dense")(x)
     x = layers.Dropout(params.drop_out, name="head_dropout")(x)
+    x = layers.Dense(1, activation=squash, dtype="float32", name="head_squash")(x)
+    return layers.Dense(1, dtype="float32", name="score")(x)
+
+
+def pooled_head(x: Any, params: ModelParams, squash: str) -> Any:
+    """Per position: Dense(relu) -> Dropout -> a quality and a weight; their weighted mean -> squash -> score.
+
+    The dense layer is the flatten head's, applied at every position of the
+    1/8-scale map (a 1x1 convolution), so the network is fully convolutional
+    and scores a whole photograph at once. The learned weight lets positions
+    where a difference is visible count more than flat ones, which a plain
+    mean over tiles cannot do.
+    """
+    x = conv(params.dense_num, 1, params, "head_dense", activation="relu")(x)
+    x = layers.Dropout(params.drop_out, name="head_dropout")(x)
+    quality = layers.Conv2D(1, 1, dtype="float32", name="head_quality")(x)
+    weight = layers.Conv2D(1, 1, activation="softplus", dtype="float32", name="head_weight")(x)
+    x = WeightedMean(name="head_pool")([quality, weight])
     x = layers.Dense(1, activation=squash, dtype="float32", name="head_squash")(x)
     return layers.Dense(1, dtype="float32", name="score")(x)
 

@@ -191,4 +191,21 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         return ops.cast(outputs, self.compute_dtype)
 
 
-CUSTOM_LAYERS = (ScaleToUnitRange, AbsoluteDifference, TileImage, FusedBatchNormalization)
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class WeightedMean(keras.layers.Layer):
+    """``sum(w * q) / sum(w)`` over the positions of ``[q, w]`` maps (batch, H, W, 1): one value per image.
+
+    The pooled head's pooling; a small floor on the weights' sum keeps an image
+    whose weights all vanish finite.
+    """
+
+    def call(self, inputs: list) -> Any:
+        quality, weight = inputs
+        total = ops.sum(weight, axis=(1, 2)) + 1e-6
+        return ops.sum(quality * weight, axis=(1, 2)) / total
+
+    def compute_output_shape(self, input_shape: list) -> tuple:
+        return (input_shape[0][0], 1)
+
+
+CUSTOM_LAYERS = (ScaleToUnitRange, AbsoluteDifference, TileImage, FusedBatchNormalization, WeightedMean)
