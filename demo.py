@@ -31,7 +31,7 @@ def main() -> int:
     from asna.demo import run_demo
 
     run_demo(arguments.data_dir, arguments.out, arguments.config, arguments.image_size,
-             arguments.crops_per_image, arguments.seed, arguments.overrides)
+             arguments.crops_per_image, arguments.seed, arguments.overrides, arguments.train_crops_per_image)
     return 0
 
 

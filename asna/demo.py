@@ -39,7 +39,9 @@ def add_demo_arguments(parser) -> None:
     parser.add_argument("--config", default="configs/attention_synthetic.txt", help="training config")
     parser.add_argument("--image-size", type=int, default=64, help="image side for data and network")
     parser.add_argument("--crops-per-image", type=int, default=4,
-                        help="reference crops per validation/test photograph (training: twice as many)")
+                        help="reference crops per validation/test photograph")
+    parser.add_argument("--train-crops-per-image", type=int, default=None,
+                        help="reference crops per training photograph (default: 4 x --crops-per-image)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a training config value (repeatable)")
 
@@ -55,7 +57,8 @@ def data_files(data_dir: Path) -> dict[str, Path]:
     return {name: data_dir / f"synthetic_{name}.h5" for name in FILES}
 
 
-def build_data(data_dir: Path, image_size: int, crops_per_image: int, seed: int) -> dict[str, Path]:
+def build_data(data_dir: Path, image_size: int, crops_per_image: int, seed: int,
+               train_crops_per_image: int | None = None) -> dict[str, Path]:
     """The built-in set's four files, made once and reused while they match the requested options."""
     from tqdm import tqdm
 
@@ -63,14 +66,15 @@ def build_data(data_dir: Path, image_size: int, crops_per_image: int, seed: int)
 
     files = data_files(data_dir)
     wanted = synthetic.generator_options(image_size, crops_per_image, seed,
-                                         synthetic.make_variation(crops_per_image), synthetic.DEFAULT_JITTER,
+                                         synthetic.make_variation(crops_per_image, train_crops_per_image),
+                                         synthetic.DEFAULT_JITTER,
                                          synthetic.ALL_TYPES)
     if synthetic.built_options(data_dir) == wanted:
         print(f"using the existing {', '.join(str(path) for path in files.values())}")
         return files
     summary = synthetic.create_synthetic(
         data_dir, image_size=image_size, crops_per_image=crops_per_image, seed=seed,
-        workers=synthetic.default_workers(),
+        train_crops_per_image=train_crops_per_image, workers=synthetic.default_workers(),
         progress=lambda items, total: tqdm(items, total=total, unit="ref", desc="distorting"))
     print("\n".join(synthetic.summary_lines(summary, data_dir)))
     return files
@@ -189,26 +193,45 @@ def verdict(reports: dict[str, dict]) -> str:
     return "SRCC: " + "; ".join(parts) + f" -> {outcome}"
 
 
+def train_or_continue(config, keep_run: bool) -> Path:
+    """Train from the start, or (``keep_run``) continue the folder's run: resume it, or reuse it when it
+    has finished, so a seed study killed during training or evaluation loses no finished epoch."""
+    from asna.run_state import RunFiles, read_state
+    from asna.training import train
+
+    files = RunFiles(config.training.model_path)
+    state = read_state(files.backup) if keep_run else None
+    if state is not None and state.epochs >= config.training.epochs and files.model.is_file():
+        print(f"training finished before ({state.epochs} epochs): evaluating {files.model}")
+        return files.model
+    resume = state is not None and state.epochs > 0
+    if resume:
+        print(f"continuing the run in {files.folder} after epoch {state.epochs}")
+    return train("attention", config, resume=resume, overwrite=not resume)
+
+
 def run_demo(data_dir: str, out_dir: str, config_path: str, image_size: int, crops_per_image: int,
-             seed: int, overrides: list[str]) -> dict:
+             seed: int, overrides: list[str], train_crops_per_image: int | None = None,
+             keep_run: bool = False) -> dict:
     """Every step of ``make demo``; returns the metrics report (test, with the other sets beside it).
 
     ``metrics.json`` is written last, so its presence means the run finished.
+    ``keep_run`` continues a training run already in ``out_dir`` instead of
+    starting it again (:func:`train_or_continue`).
     """
     from asna.evaluation.report import write_json
-    from asna.training import train
 
     started = time.perf_counter()
     out = Path(out_dir)
     sets = reported_sets(Path(data_dir))
     total = len(sets) + 3
     step(f"1/{total} built-in data set ({image_size} x {image_size}) in {data_dir}")
-    files = build_data(Path(data_dir), image_size, crops_per_image, seed)
+    files = build_data(Path(data_dir), image_size, crops_per_image, seed, train_crops_per_image)
     step(f"2/{total} training the attention network from {config_path} (best epoch chosen on validation)")
     config = load_config(config_path, [f"data.train='{files['train']}'", f"data.val='{files['val']}'",
                                        f"model.image_size={image_size}",
                                        f"training.model_path='{out / 'model.keras'}'", *overrides])
-    model = train("attention", config, overwrite=True)
+    model = train_or_continue(config, keep_run)
     main, *others = sets
     reports = {}
     for number, (name, labelled) in enumerate(sets.items(), start=3):

@@ -145,8 +145,13 @@ def plot_type_means(path: Path, name: str, runs: Sequence[tuple[str, dict[str, d
 
 
 def run_study(data_dir: str, out_dir: str, config_path: str, image_size: int, crops_per_image: int,
-              seeds: int, precisions: Sequence[str], overrides: Sequence[str], command: str) -> Path:
-    """Run the demo for every (precision, seed) not yet done; returns the summary's path."""
+              seeds: int, precisions: Sequence[str], overrides: Sequence[str], command: str,
+              train_crops_per_image: int | None = None) -> Path:
+    """Run the demo for every (precision, seed) not yet done; returns the summary's path.
+
+    A seed killed part-way continues where it stopped (its training resumed, or
+    only its evaluation run again).
+    """
     import pandas as pd
 
     from asna.demo import run_demo, set_reports
@@ -162,7 +167,8 @@ def run_study(data_dir: str, out_dir: str, config_path: str, image_size: int, cr
             if not (run_dir / "metrics.json").exists():
                 print(f"\n##### {precision}, training seed {seed} -> {run_dir}", flush=True)
                 run_demo(data_dir, str(run_dir), config_path, image_size, crops_per_image, 0,
-                         [*overrides, f"training.precision={precision}", f"training.seed={seed}"])
+                         [*overrides, f"training.precision={precision}", f"training.seed={seed}"],
+                         train_crops_per_image, keep_run=True)
                 minutes = (time.perf_counter() - started) / 60
                 atomic_write(run_dir / "minutes.txt", lambda t, m=minutes: t.write_text(f"{m:.2f}\n"))
             minutes_file = run_dir / "minutes.txt"

@@ -40,7 +40,7 @@ def main() -> int:
 
     run_study(arguments.data_dir, arguments.out, arguments.config, arguments.image_size,
               arguments.crops_per_image, arguments.seeds, arguments.precisions, arguments.overrides,
-              "python " + " ".join(["benchmarks/demo_seeds.py", *sys.argv[1:]]))
+              "python " + " ".join(["benchmarks/demo_seeds.py", *sys.argv[1:]]), arguments.train_crops_per_image)
     return 0
 
 

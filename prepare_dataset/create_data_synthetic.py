@@ -32,10 +32,15 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--crops-per-image", type=int, default=1,
                         help="reference crops per validation/test photograph (~118 pairs per crop)")
     parser.add_argument("--train-crops-per-image", type=int, default=None,
-                        help="reference crops per training photograph (default: twice --crops-per-image)")
+                        help="reference crops per training photograph (default: "
+                        f"{synthetic.TRAIN_CROPS_FACTOR} x --crops-per-image)")
     parser.add_argument("--scale-range", type=scale_range, default=synthetic.DEFAULT_SCALE_RANGE,
-                        metavar="LOW,HIGH", help="training crops: the photograph's shorter side is resized to a "
-                        "random LOW-HIGH x the crop side (default 1,2.5; validation and test: 1.5)")
+                        metavar="LOW,HIGH", help="training crops not at native scale: the photograph's shorter "
+                        "side is resized to a random LOW-HIGH x the crop side, never past its own size "
+                        "(default 1,16; validation and test: 1.5)")
+    parser.add_argument("--native-share", type=float, default=synthetic.DEFAULT_NATIVE_SHARE,
+                        help="share of training crops cut at the photograph's own scale (default "
+                        f"{synthetic.DEFAULT_NATIVE_SHARE:g})")
     parser.add_argument("--no-colour-variation", action="store_true",
                         help="keep training crops' colour channels in order (default: random order)")
     parser.add_argument("--jitter", type=float, default=synthetic.DEFAULT_JITTER,
@@ -83,7 +88,8 @@ def main() -> int:
     summary = synthetic.create_synthetic(
         args.out, image_size=args.image_size, crops_per_image=args.crops_per_image, seed=args.seed,
         export_dir=args.export_images, workers=workers, train_crops_per_image=args.train_crops_per_image,
-        scale_range=args.scale_range, colour_variation=not args.no_colour_variation, jitter=args.jitter,
+        scale_range=args.scale_range, colour_variation=not args.no_colour_variation,
+        native_share=args.native_share, jitter=args.jitter,
         xtest=not args.no_xtest,
         progress=lambda items, total: tqdm(items, total=total, unit="ref", desc="distorting"))
     print("\n".join(synthetic.summary_lines(summary, args.out)))

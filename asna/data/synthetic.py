@@ -23,11 +23,14 @@ ten (five colour, five grey; the two stereo motorcycle views stay together).
 
 Training is made hard to memorise, validation and test are exact:
 
-* training crops come at a random scale (the photograph's shorter side resized
-  to ``scale_range`` x the crop side, log-uniform; validation and test use
+* training crops come at the photograph's own scale (``native_share`` of them:
+  the zoomed-in, often smooth views a user's full-resolution image is tiled
+  into) or at a random scale (the shorter side resized to ``scale_range`` x the
+  crop side, log-uniform, never past the native size; validation and test use
   1.5 x), with their colour channels in a random order (colour photographs),
-  and ``train_crops_per_image`` of them per photograph (default twice
-  ``crops_per_image``);
+  and ``train_crops_per_image`` of them per photograph (default
+  ``TRAIN_CROPS_FACTOR`` x ``crops_per_image``); only blank crops are redrawn
+  (``TRAIN_MIN_CROP_STD``), so smooth regions stay in proportion;
 * each training distortion's strength is drawn around its level
   (``asna.data.distortions.jittered_parameter``, ``jitter`` levels either way),
   while the label stays the level's KADID MOS.
@@ -69,7 +72,10 @@ MAX_UPSCALE = 2.5
 SCENE_FACTOR = 1.5  # photographs are shrunk to 1.5 x the crop side (shorter side)
 MIN_PHOTOGRAPHS = 8
 DEFAULT_JITTER = 0.5  # levels either way: each level's strengths reach halfway to its neighbours
-DEFAULT_SCALE_RANGE = (1.0, 2.5)  # training crops: photograph's shorter side / crop side
+DEFAULT_SCALE_RANGE = (1.0, 16.0)  # training crops: photograph's shorter side / crop side (capped at native)
+DEFAULT_NATIVE_SHARE = 0.5  # training crops cut from the photograph at its own scale, as users' images come
+TRAIN_MIN_CROP_STD = 2.0  # training crops: only blank ones are redrawn, smooth ones are kept as photographs have them
+TRAIN_CROPS_FACTOR = 4  # training crops per photograph, by default, per validation/test crop
 SPLITS = ("train", "val", "test")
 FILES = (*SPLITS, "xtest")  # synthetic_<name>.h5
 MIN_CROP_STD = 12.0  # grey-level std below which a crop is too flat to be useful
@@ -208,8 +214,9 @@ def load_photographs(image_size: int) -> tuple[list[Photograph], list[str]]:
     return photographs, skipped
 
 
-def pick_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> tuple[int, int]:
-    """A random crop position whose content is not flat (best of a few tries otherwise)."""
+def pick_crop(image: np.ndarray, size: int, rng: np.random.Generator,
+              min_std: float = MIN_CROP_STD) -> tuple[int, int]:
+    """A random crop position whose grey-level std reaches ``min_std`` (best of a few tries otherwise)."""
     height, width = image.shape[:2]
     best, best_std = (0, 0), -1.0
     for _ in range(CROP_TRIES):
@@ -217,7 +224,7 @@ def pick_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> tuple[i
         left = int(rng.integers(0, width - size + 1))
         grey = image[top:top + size:2, left:left + size:2].mean(axis=2)
         spread = float(grey.std())
-        if spread >= MIN_CROP_STD:
+        if spread >= min_std:
             return top, left
         if spread > best_std:
             best, best_std = (top, left), spread
@@ -226,26 +233,33 @@ def pick_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> tuple[i
 
 @dataclass(frozen=True)
 class Variation:
-    """How training crops vary: their number, scale range and colour-channel order."""
+    """How training crops vary: their number, scale range, share at native scale and colour-channel order."""
 
     crops_per_image: int
     scale_range: tuple[float, float] = DEFAULT_SCALE_RANGE
     colour: bool = True
+    native_share: float = DEFAULT_NATIVE_SHARE
 
 
-def varied_scene(photo: Photograph, image_size: int, scale_range: tuple[float, float],
+def varied_scene(photo: Photograph, image_size: int, variation: Variation,
                  rng: np.random.Generator) -> np.ndarray:
-    """The photograph resized so its shorter side is a log-uniform draw from ``scale_range`` x the crop."""
+    """The photograph as loaded (``native_share`` of the draws), else resized so its shorter side is a
+    log-uniform draw from ``scale_range`` x the crop.
+
+    Users score photographs at their own resolution, where a crop is a zoomed-in
+    detail rather than a shrunk scene; both kinds go into training.
+    """
     shorter = min(photo.original.shape[:2])
-    target = image_size * math.exp(rng.uniform(*np.log(scale_range)))
+    native = rng.uniform() < variation.native_share
+    target = shorter if native else image_size * math.exp(rng.uniform(*np.log(variation.scale_range)))
     target = min(max(target, image_size), max(shorter, image_size))  # never enlarged past the crop
     return resize(photo.original, target / shorter, image_size)
 
 
 def cut(photo: Photograph, scene: np.ndarray, image_size: int, rng: np.random.Generator, number: int,
-        split: str) -> Reference:
-    """One reference crop of ``scene`` (a non-flat place, seeded)."""
-    top, left = pick_crop(scene, image_size, rng)
+        split: str, min_std: float = MIN_CROP_STD) -> Reference:
+    """One reference crop of ``scene`` (a place at least ``min_std`` busy, seeded)."""
+    top, left = pick_crop(scene, image_size, rng, min_std)
     crop = np.ascontiguousarray(scene[top:top + image_size, left:left + image_size])
     return Reference(f"A{number:04d}", photo.name, top, left, crop, photo.grey, split)
 
@@ -268,8 +282,8 @@ def make_references(photographs: Sequence[Photograph], image_size: int, crops_pe
             continue
         varied = np.random.default_rng([seed, 2, number])
         for _ in range(variation.crops_per_image):
-            reference = cut(photo, varied_scene(photo, image_size, variation.scale_range, varied), image_size,
-                            rng, len(references) + 1, split)
+            reference = cut(photo, varied_scene(photo, image_size, variation, varied), image_size,
+                            rng, len(references) + 1, split, TRAIN_MIN_CROP_STD)
             if variation.colour and not photo.grey:
                 reference = replace(reference, image=np.ascontiguousarray(
                     reference.image[..., varied.permutation(3)]))
@@ -344,8 +358,10 @@ def check_arguments(image_size: int, crops_per_image: int, variation: Variation,
         if not 1 <= value <= 100:
             raise UserError(f"{option} {value}: must be between 1 and 100")
     low, high = variation.scale_range
-    if not 1.0 <= low <= high <= 4.0:
-        raise UserError(f"--scale-range {low:g},{high:g}: needs 1 <= low <= high <= 4")
+    if not 1.0 <= low <= high <= 16.0:
+        raise UserError(f"--scale-range {low:g},{high:g}: needs 1 <= low <= high <= 16")
+    if not 0.0 <= variation.native_share <= 1.0:
+        raise UserError(f"--native-share {variation.native_share:g}: must be between 0 and 1")
     if not 0.0 <= jitter <= 1.0:
         raise UserError(f"--jitter {jitter:g}: must be between 0 and 1 (levels)")
     if seed < 0:
@@ -397,10 +413,12 @@ ALL_TYPES = tuple(d.type_id for d in DISTORTIONS)
 
 
 def make_variation(crops_per_image: int, train_crops_per_image: int | None = None,
-                   scale_range: tuple[float, float] = DEFAULT_SCALE_RANGE, colour: bool = True) -> Variation:
-    """The training-crop variation; ``train_crops_per_image`` defaults to twice ``crops_per_image``."""
-    return Variation(train_crops_per_image or min(100, 2 * crops_per_image),
-                     (float(scale_range[0]), float(scale_range[1])), colour)
+                   scale_range: tuple[float, float] = DEFAULT_SCALE_RANGE, colour: bool = True,
+                   native_share: float = DEFAULT_NATIVE_SHARE) -> Variation:
+    """The training-crop variation; ``train_crops_per_image`` defaults to ``TRAIN_CROPS_FACTOR`` x
+    ``crops_per_image`` (crops are cheap next to training on them)."""
+    return Variation(train_crops_per_image or min(100, TRAIN_CROPS_FACTOR * crops_per_image),
+                     (float(scale_range[0]), float(scale_range[1])), colour, float(native_share))
 
 
 def generator_options(image_size: int, crops_per_image: int, seed: int, variation: Variation, jitter: float,
@@ -411,7 +429,8 @@ def generator_options(image_size: int, crops_per_image: int, seed: int, variatio
     """
     return {"image_size": image_size, "crops_per_image": crops_per_image, "seed": seed,
             "train_crops_per_image": variation.crops_per_image, "scale_range": list(variation.scale_range),
-            "colour_variation": variation.colour, "jitter": jitter, "distortion_types": list(map(int, type_ids)),
+            "colour_variation": variation.colour, "native_share": variation.native_share,
+            "train_min_crop_std": TRAIN_MIN_CROP_STD, "jitter": jitter, "distortion_types": list(map(int, type_ids)),
             "splits": {"val": list(VAL_PHOTOGRAPHS), "test": list(TEST_PHOTOGRAPHS)}}
 
 
@@ -421,13 +440,14 @@ def create_synthetic(out_dir: str | os.PathLike, image_size: int = 288, crops_pe
                      progress: Callable[[Iterator, int], Iterator] | None = None,
                      train_crops_per_image: int | None = None,
                      scale_range: tuple[float, float] = DEFAULT_SCALE_RANGE, colour_variation: bool = True,
+                     native_share: float = DEFAULT_NATIVE_SHARE,
                      jitter: float = DEFAULT_JITTER, xtest: bool = True) -> Summary:
     """Write ``synthetic_{train,val,test}.h5``, ``synthetic_xtest.h5`` (unless ``xtest`` is False) and the
     optional export folder (train, val and test pairs).
 
     ``progress(iterable, total)`` wraps the per-reference loop (e.g. tqdm).
     """
-    variation = make_variation(crops_per_image, train_crops_per_image, scale_range, colour_variation)
+    variation = make_variation(crops_per_image, train_crops_per_image, scale_range, colour_variation, native_share)
     check_arguments(image_size, crops_per_image, variation, jitter, seed, type_ids)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
