@@ -1,0 +1,159 @@
+"""Ship a model from a seed study: the check it must pass, the copy into ``models/``, its card.
+
+A shipped model is a claim users build on, so it goes out only when the recipe,
+not one lucky run, beats the strongest simple formulas: the mean over the
+study's seeds must beat -GMSD and HaarPSI on every labelled set the study
+reports (test, xtest and the full-resolution check). The seed shipped is the
+one with the best validation SRCC, so the choice never looks at test figures.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from asna.errors import UserError
+from asna.evaluation.per_type import BY_TYPE, type_label, type_order
+from asna.evaluation.report import SHORT_NAMES
+from asna.paths import atomic_write, sidecar_path
+
+RIVALS = ("gmsd", "haarpsi")  # the strongest simple formulas on the built-in set
+MODEL_NAME = "asna_built_in"
+CARD = "README.md"
+
+
+@dataclass(frozen=True)
+class SeedRun:
+    """One finished run of the study: its folder, validation SRCC and per-set reports."""
+
+    folder: Path
+    seed: int
+    val_srcc: float
+    reports: dict[str, dict]
+
+
+def read_study(study: Path) -> list[SeedRun]:
+    """Every finished run (``metrics.json`` present) of a seed study folder, by seed."""
+    from asna.demo import set_reports
+    from asna.seed_study import best_val_srcc
+
+    runs = []
+    for folder in sorted(study.glob("*_seed*")):
+        metrics = folder / "metrics.json"
+        if not metrics.is_file():
+            continue
+        seed = int(folder.name.rsplit("_seed", 1)[1])
+        runs.append(SeedRun(folder, seed, best_val_srcc(folder / "log.csv"),
+                            set_reports(json.loads(metrics.read_text()))))
+    if not runs:
+        raise UserError(f"{study}: no finished runs (<precision>_seed<N>/metrics.json); "
+                        f"run benchmarks/demo_seeds.py first")
+    return runs
+
+
+def mean_srcc(runs: list[SeedRun], name: str, method: str) -> float:
+    """The mean SRCC of ``method`` on set ``name`` over the runs (baselines are the same in each)."""
+    values = [run.reports[name][method]["srcc"] for run in runs if name in run.reports]
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else math.nan
+
+
+def shipping_check(runs: list[SeedRun]) -> tuple[bool, list[str]]:
+    """Whether the network's mean SRCC beats every rival on every set; one line per set."""
+    lines, passed = [], True
+    for name in runs[0].reports:
+        network = mean_srcc(runs, name, "model")
+        rivals = {method: mean_srcc(runs, name, method) for method in RIVALS}
+        beaten = all(network > value for value in rivals.values() if not math.isnan(value))
+        passed &= beaten
+        lines.append(f"{name}: network {network:.4f} (mean of {len(runs)}), "
+                     + ", ".join(f"{SHORT_NAMES[m]} {v:.4f}" for m, v in rivals.items())
+                     + (" -> beaten" if beaten else " -> NOT beaten"))
+    return passed, lines
+
+
+def chosen_run(runs: list[SeedRun]) -> SeedRun:
+    """The run with the best validation SRCC (ties: the lowest seed)."""
+    return max(runs, key=lambda run: (run.val_srcc, -run.seed))
+
+
+def _type_lines(report: dict) -> list[str]:
+    """A markdown table of the set's SRCC per type: the network, -GMSD, HaarPSI."""
+    blocks = report.get(BY_TYPE)
+    if not blocks:
+        return []
+    lines = ["| type | pairs | network | -GMSD | HaarPSI |", "|---|---:|---:|---:|---:|"]
+    for key in type_order(blocks):
+        block = blocks[key]
+        cells = [block.get(m) for m in ("model", *RIVALS)]
+        lines.append(f"| {type_label(key, block.get('name'))} | {block['pairs']} | "
+                     + " | ".join("n/a" if v is None else f"{v:.3f}" for v in cells) + " |")
+    return lines
+
+
+def model_card(runs: list[SeedRun], chosen: SeedRun, check: list[str], command: str, forced: bool) -> str:
+    """The card beside the shipped model: what it is, how it was made, its figures, what it is not."""
+    config = (chosen.folder / "config.txt").read_text() if (chosen.folder / "config.txt").is_file() else ""
+    sets = list(chosen.reports)
+    lines = [f"# {MODEL_NAME}: the model shipped with the project", "",
+             "The attention Siamese-difference network with the pooled head (fully convolutional: it scores "
+             "a whole photograph at once), trained on the built-in synthetic set. The evaluation scripts and "
+             "`asna.load_metric()` use it when no `--models` / `models=` is given. Scores are on the "
+             "built-in set's MOS scale (KADID-10k's per-condition means, 1-5): higher is better.", "",
+             "## How it was made", "",
+             f"Command: `{command}` (three training seeds, then `python ship_model.py`). "
+             f"Shipped: training seed {chosen.seed}, the best validation SRCC ({chosen.val_srcc:.4f}) of the "
+             f"{len(runs)} seeds; the choice never looked at test figures.", "",
+             "Shipping check (mean SRCC over the seeds against the strongest simple formulas):", "",
+             *[f"* {line}" for line in check], ""]
+    if forced:
+        lines += ["**Shipped with --force: the check above did not pass.**", ""]
+    lines += ["## Figures (SRCC)", "", "| set | network, this seed | network, mean ± sd over seeds | "
+              "-GMSD | HaarPSI |", "|---|---:|---:|---:|---:|"]
+    for name in sets:
+        values = [run.reports[name]["model"]["srcc"] for run in runs if name in run.reports]
+        mean = sum(values) / len(values)
+        sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+        report = chosen.reports[name]
+        lines.append(f"| {name} | {report['model']['srcc']:.4f} | {mean:.4f} ± {sd:.4f} | "
+                     f"{report['gmsd']['srcc']:.4f} | {report['haarpsi']['srcc']:.4f} |")
+    lines += ["", "test: the four test photographs' 64 px crops, main distortion generator; xtest: the same "
+              "crops, a second implementation of the distortions; full: the test photographs at their own "
+              "resolution (central window of at most 640 px), second implementation, scored as a folder.", ""]
+    for name in sets:
+        table = _type_lines(chosen.reports[name])
+        if table:
+            lines += [f"### {name}, per distortion type (this seed)", "", *table, ""]
+    lines += ["## What it is not", "",
+              "* It never saw a human rating of a real photograph: its labels are KADID-10k's mean opinion "
+              "score per (distortion type, level), given to synthetic distortions of 17 bundled photographs.",
+              "* Its test photographs are four, its distortions the 25 KADID types at five levels: figures on "
+              "other content, other distortions (real camera noise, GAN artefacts) or other label scales "
+              "are not claims this card makes.",
+              "* Scores are on a 1-5 MOS scale of the synthetic set; for another data set's scale retrain "
+              "or recalibrate.", "", "## Training config", "", "```ini", config.strip(), "```", ""]
+    return "\n".join(lines)
+
+
+def ship(study: Path, out: Path, command: str, force: bool = False) -> Path:
+    """Check the study, copy the chosen seed's model and sidecar into ``out``, write the card."""
+    runs = read_study(study)
+    passed, check = shipping_check(runs)
+    for line in check:
+        print(line)
+    if not passed and not force:
+        raise UserError(f"{study}: the mean over {len(runs)} seed(s) does not beat -GMSD and HaarPSI on every "
+                        f"set; nothing shipped (--force ships anyway, and says so on the card)")
+    chosen = chosen_run(runs)
+    out.mkdir(parents=True, exist_ok=True)
+    model = out / f"{MODEL_NAME}.keras"
+    for source, target in ((chosen.folder / "model.keras", model),
+                           (sidecar_path(chosen.folder / "model.keras"), sidecar_path(model))):
+        atomic_write(target, lambda temporary, s=source: shutil.copyfile(s, temporary))
+    card = model_card(runs, chosen, check, command, not passed)
+    atomic_write(out / CARD, lambda temporary: temporary.write_text(card, encoding="utf-8"))
+    print(f"shipped seed {chosen.seed} (validation SRCC {chosen.val_srcc:.4f}) as {model}; card {out / CARD}")
+    return model
