@@ -23,7 +23,7 @@ $(VENV)/.installed: requirements.txt requirements-test.txt
 	touch $@
 
 test: venv
-	$(PYTHON) -m pytest tests -q
+	$(PYTHON) -m pytest tests -q -n 2 --dist loadfile --durations=15
 
 demo: venv
 	$(PYTHON) demo.py --data-dir $(DATA_DIR) --out $(DEMO_DIR)

@@ -233,3 +233,46 @@ def test_bn_has_no_batch_norm_after_the_strided_convolutions():
     assert {"down1_conv", "down2_conv"} <= names
     assert not {"down1_bn", "down2_bn"} & names
     assert "f1_bn" in {layer.name for layer in model.get_layer("encoder").layers} and "dec1_bn" in names
+
+
+def test_pooled_head_takes_any_multiple_of_16_and_keeps_the_parameter_count():
+    pooled = build_model(small("attention", head="pooled"))
+    assert [tuple(tensor.shape[1:]) for tensor in pooled.inputs] == [(None, None, 3)] * 2
+    bigger = build_model(small("attention", head="pooled", image_size=96))
+    assert pooled.count_params() == bigger.count_params()  # nothing in it depends on the size
+    flatten = build_model(small("attention"))
+    assert pooled.count_params() != flatten.count_params()
+    for shape in ((32, 32), (48, 80), (96, 64)):
+        reference, distorted = (np.random.default_rng(1).integers(0, 256, (2, *shape, 3), dtype=np.uint8)
+                                for _ in range(2))
+        scores = predict(pooled, reference, distorted)
+        assert scores.shape == (2, 1) and np.isfinite(scores).all()
+
+
+def test_pooled_head_at_the_demo_size_has_its_documented_count():
+    assert build_model({"network": "attention", "image_size": 64, "head": "pooled"}).count_params() == 197_618
+    assert build_model({"network": "attention", "image_size": 64}).count_params() == 213_711
+
+
+def test_pooled_head_reloads_and_scores_other_sizes_alike(tmp_path):
+    model = build_model(small("bn", head="pooled"))
+    path = tmp_path / "pooled.keras"
+    model.save(path)
+    again = keras.models.load_model(path)
+    reference, distorted = pair_batch(64, seed=3)
+    np.testing.assert_allclose(predict(again, reference, distorted), predict(model, reference, distorted),
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_weighted_mean_pools_positions_by_their_weights():
+    from asna.models.layers import WeightedMean
+
+    quality = np.array([1.0, 3.0, 5.0, 7.0], np.float32).reshape(1, 2, 2, 1)
+    weight = np.array([1.0, 0.0, 0.0, 3.0], np.float32).reshape(1, 2, 2, 1)
+    pooled = np.asarray(WeightedMean()([quality, weight]))
+    np.testing.assert_allclose(pooled, [[(1.0 + 21.0) / 4.0]], rtol=1e-5)
+
+
+def test_tiled_network_refuses_the_pooled_head():
+    with pytest.raises(UserError, match=r"\[model\] head: the tiled network"):
+        build_model(small("tiled", head="pooled"))
