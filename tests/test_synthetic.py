@@ -139,7 +139,8 @@ def test_counts_are_references_times_types_times_levels(tiny_set):
     references, _ = synthetic.prepare_references(32, 2, 3, synthetic.make_variation(2))
     grey = sum(r.grey for r in references)
     train_photographs = len(synthetic.PHOTOGRAPHS) - len(synthetic.VAL_PHOTOGRAPHS) - len(synthetic.TEST_PHOTOGRAPHS)
-    assert len(references) == 4 * train_photographs + 2 * (len(synthetic.PHOTOGRAPHS) - train_photographs)
+    assert synthetic.TRAIN_CROPS_FACTOR == 4  # training photographs give 4 x 2 crops by default
+    assert len(references) == 8 * train_photographs + 2 * (len(synthetic.PHOTOGRAPHS) - train_photographs)
     expected = (len(references) - grey) * len(CHEAP_TYPES) * 5 + grey * (len(CHEAP_TYPES) - 1) * 5
     assert summary.pairs["train"] + summary.pairs["val"] + summary.pairs["test"] == expected
     assert synthetic.expected_pairs(references, CHEAP_TYPES) == expected
@@ -192,7 +193,7 @@ def test_splits_share_no_reference_and_no_photograph(tiny_set):
 def test_training_crops_vary_in_scale_and_colour_and_the_others_do_not():
     exact, _ = synthetic.prepare_references(32, 1, 0)
     varied, _ = synthetic.prepare_references(32, 1, 0, synthetic.make_variation(1))
-    assert len(varied) == len(exact) + sum(r.split == "train" for r in exact)
+    assert len(varied) == len(exact) + 3 * sum(r.split == "train" for r in exact)
     by_photo = lambda refs: {r.photo: r for r in refs if r.split != "train"}  # noqa: E731
     for photo, reference in by_photo(exact).items():
         np.testing.assert_array_equal(reference.image, by_photo(varied)[photo].image)
@@ -206,6 +207,27 @@ def test_training_crops_vary_in_scale_and_colour_and_the_others_do_not():
                 scene[reference.top:reference.top + 32, reference.left:reference.left + 32], reference.image):
             changed += 1
     assert changed >= len(colour) // 2
+
+
+def test_native_share_cuts_training_crops_from_the_photograph_as_loaded():
+    photographs = {p.name: p for p in synthetic.load_photographs(32)[0]}
+
+    def found_at_native_scale(reference) -> bool:
+        original = photographs[reference.photo].original
+        window = original[reference.top:reference.top + 32, reference.left:reference.left + 32]
+        return window.shape == reference.image.shape and np.array_equal(window, reference.image)
+
+    for share, expected in ((1.0, 1.0), (0.0, 0.0)):
+        variation = synthetic.make_variation(1, 6, colour=False, native_share=share)
+        train = [r for r in synthetic.prepare_references(32, 1, 0, variation)[0] if r.split == "train"]
+        native = np.mean([found_at_native_scale(r) for r in train])
+        assert native == pytest.approx(expected, abs=0.05), share
+    # half by default, and crops as smooth as a photograph has them are kept (only blank ones redrawn)
+    variation = synthetic.make_variation(1, 20, colour=False)
+    train = [r for r in synthetic.prepare_references(32, 1, 0, variation)[0] if r.split == "train"]
+    assert 0.3 < np.mean([found_at_native_scale(r) for r in train]) < 0.7
+    spreads = [r.image[::2, ::2].mean(axis=2).std() for r in train]
+    assert min(spreads) >= synthetic.TRAIN_MIN_CROP_STD and sum(s < synthetic.MIN_CROP_STD for s in spreads) > 0
 
 
 def test_reference_is_the_same_crop_in_every_pair_of_its_id(tiny_set):
@@ -290,6 +312,7 @@ def test_small_photographs_are_enlarged_at_most_once_and_large_sizes_refused():
 @pytest.mark.parametrize("arguments", [dict(image_size=16), dict(image_size=4096), dict(crops_per_image=0),
                                        dict(train_crops_per_image=101), dict(jitter=-0.1), dict(jitter=1.5),
                                        dict(scale_range=(0.5, 2.0)), dict(scale_range=(2.0, 1.5)), dict(seed=-1),
+                                       dict(scale_range=(1.0, 20.0)), dict(native_share=1.5),
                                        dict(type_ids=(26,))])
 def test_bad_arguments_are_user_errors(tmp_path, arguments):
     from asna.errors import UserError
@@ -327,8 +350,8 @@ def test_script_builds_the_full_set_at_a_tiny_size(tmp_path):
     for name in synthetic.FILES:
         with h5py.File(tmp_path / "out" / f"synthetic_{name}.h5", "r") as handle:
             counts[name] = handle["x"].shape[0]
-    # colour photographs: 25 types, grey ones: 22; training photographs give 2 crops, the others 1
-    assert counts == {"train": 2 * (5 * 125 + 5 * 110), "val": 2 * 125 + 110, "test": 2 * 125 + 2 * 110,
+    # colour photographs: 25 types, grey ones: 22; training photographs give 4 crops, the others 1
+    assert counts == {"train": 4 * (5 * 125 + 5 * 110), "val": 2 * 125 + 110, "test": 2 * 125 + 2 * 110,
                       "xtest": 2 * 125 + 2 * 110}
     assert (tmp_path / "grid.png").is_file()
 
