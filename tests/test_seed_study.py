@@ -91,3 +91,25 @@ def test_runs_from_before_the_per_type_reports_say_so(tmp_path):
     text = run_study(str(tmp_path / "unused"), str(out), "configs/attention_synthetic.txt", 64, 4, 1,
                      ["float32"], [], "").read_text()
     assert text.count("No per-type figures in these runs") == 2 and not list(out.glob("types_*.png"))
+
+
+def test_a_killed_seed_continues_its_run_and_a_finished_one_is_not_trained_again(tmp_path, tiny_data):
+    from asna.config import load_config
+    from asna.demo import train_or_continue
+
+    train, val = tiny_data
+    model = tmp_path / "auto_seed0" / "model.keras"
+
+    def config(epochs: int):
+        return load_config("configs/attention_synthetic.txt", [
+            "model.image_size=32", "model.nfs=[4, 4, 8, 8, 8, 8, 8, 4, 4, 8]", "model.dense_num=8",
+            f"training.epochs={epochs}", "training.steps_per_epoch=2", f"data.train='{train}'",
+            f"data.val='{val}'", f"training.model_path='{model}'"])
+
+    train_or_continue(config(1), keep_run=True)  # a run stopped after its first epoch, as a kill leaves it
+    assert train_or_continue(config(2), keep_run=True) == model
+    log = pd.read_csv(model.parent / "log.csv")
+    assert list(log["epoch"]) == [0, 1]  # continued at the second epoch, not started again
+    written = model.stat().st_mtime_ns, (model.parent / "log.csv").read_text()
+    assert train_or_continue(config(2), keep_run=True) == model  # finished: only evaluated again
+    assert (model.stat().st_mtime_ns, (model.parent / "log.csv").read_text()) == written
