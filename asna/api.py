@@ -220,7 +220,7 @@ class Metric:
                              f"{describe_size(reference.shape)} (a pair must have one size)")
         side = self.scorer.image_size  # a free-size network's least size too
         if reference.shape[0] < side or reference.shape[1] < side:
-            least = "input" if self.input_size else "least input (its sidecar's image_size)"
+            least = "input" if self.input_size else "least input"
             raise InputError(f"{dis_name}: image is {describe_size(distorted.shape)}, smaller than the "
                              f"network's {side}x{side} {least} (images are never resized)")
 
