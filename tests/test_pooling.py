@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 import asna
+from asna import metrics
 from asna.errors import UserError
 from asna.evaluation import DEFAULT_POOL, POOL_METHODS, pooling, scorer as scoring
 from conftest import REPO_ROOT, error_lines, run_script
@@ -274,8 +275,6 @@ def test_the_benchmark_pools_one_tile_pass_every_way(models, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["tiles"] == 24
     quality = scoring.QualityScorer.from_paths([models["pooled"]])
     pairs, truth = pooling_benchmark.folder_pairs(tmp_path / "val")
-    from asna import metrics
-
     for fit, name in (("tile", "tile/mean"), ("whole", "whole")):
         scores = folders.score_folder_pairs(quality, pairs, "none", fit, None, progress=False)
         assert result["methods"][name]["srcc"] == pytest.approx(metrics.srcc(truth, scores))
