@@ -58,7 +58,7 @@ def main() -> int:
 
     run_dataset(args.data, args.ref_dir, args.dis_dir, args.labels, args.models, args.tta, args.fit,
                 args.scale_source, args.batch_size, args.json, args.plot, args.csv, type_plot=args.type_plot,
-                type_names=args.type_names)
+                type_names=args.type_names, pool=args.pool)
     return 0
 
 

@@ -33,7 +33,7 @@ def main() -> int:
     from asna.evaluation.folders import run_ntire
 
     run_ntire(args.ref_dir, args.dis_dir, args.out, args.models, args.tta, args.fit, args.scale_source,
-              args.batch_size)
+              args.batch_size, args.pool)
     return 0
 
 

@@ -30,7 +30,8 @@ def main() -> int:
     use_inference_precision(args.precision)
     from asna.evaluation.scorer import run_single_image
 
-    run_single_image(args.ref, args.distorted, args.models, args.tta, args.fit, args.scale_source, args.figure)
+    run_single_image(args.ref, args.distorted, args.models, args.tta, args.fit, args.scale_source, args.figure,
+                     args.pool)
     return 0
 
 

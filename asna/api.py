@@ -12,7 +12,6 @@ the network's input. Nothing here imports TensorFlow until models load.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import io
 import os
 from pathlib import Path
@@ -23,8 +22,9 @@ import numpy as np
 from asna.data.images import describe_size, read_rgb
 from asna.default_models import shipped_models
 from asna.errors import UserError
-from asna.evaluation import DEFAULT_BATCH_SIZE, FIT_MODES, TTA_MODES
-from asna.evaluation.scorer import ModelInfo, QualityScorer, check_sources, inspect_models, load_keras_model
+from asna.evaluation import DEFAULT_BATCH_SIZE, DEFAULT_FIT, DEFAULT_POOL, FIT_MODES, POOL_METHODS, TTA_MODES
+from asna.evaluation.scorer import (ModelInfo, QualityScorer, check_sources, inspect_models, load_keras_model,
+                                    resolve_fit)
 from asna.precision import PRECISIONS
 
 ImageLike = Union[str, os.PathLike, np.ndarray]
@@ -36,16 +36,12 @@ Images = Union[ImageLike, Sequence[ImageLike]]
 CHUNK_PAIRS = 64
 """Pairs decoded and scored at a time, so a long batch of files never sits in memory at once."""
 
-POOLS = ("mean",)
-"""Tile poolings this layer knows; a scorer whose ``score_pairs`` takes ``pool=`` checks its own."""
-
-
 class InputError(UserError, ValueError):
     """An image the metric cannot score as given; the message is one line that names it."""
 
 
 def load_metric(models: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
-                tta: str = "none", fit: str = "tile", pool: str = "mean",
+                tta: str = "none", fit: str = DEFAULT_FIT, pool: str = DEFAULT_POOL,
                 scale_source: str | None = None, precision: str = "float32",
                 batch_size: int = DEFAULT_BATCH_SIZE) -> "Metric":
     """Load trained models once and return a :class:`Metric` that scores image pairs.
@@ -54,21 +50,27 @@ def load_metric(models: str | os.PathLike | Sequence[str | os.PathLike] | None =
     them; several form an ensemble (mean score). Default: the model shipped in
     the repository's ``models/`` folder (or its copy in an installed package).
     ``tta``: ``none`` (default), ``flips`` (4 variants) or ``full`` (the 22 of
-    the challenge entry). ``fit``: ``tile`` (mean over input-sized tiles that
-    cover the image) or ``center`` (the central crop). ``pool``: how tile
-    scores are combined (``mean``). ``scale_source``: which standardisation of
-    the sidecar maps scores back, needed only when it has several.
+    the challenge entry). ``fit``: ``auto`` (default: ``whole`` for free-size
+    models, ``tile`` for the others), ``whole`` (the image in one piece, cropped
+    centrally to multiples of 16; free-size models only), ``tile`` (input-sized
+    tiles that cover the image, pooled by ``pool``) or ``center`` (the central
+    crop). ``pool``: how ``tile`` combines tile scores: ``mean``, ``worst``
+    (mean of the lower half) or ``structure`` (weighted by the reference
+    tile's gradient magnitude); see :mod:`asna.evaluation.pooling`.
+    ``scale_source``: which standardisation of the sidecar maps scores back,
+    needed only when it has several.
     ``precision``: the dtype policy the models compute in (``float32`` gives
     the exact scores). Bad values raise :class:`asna.UserError` in one line.
     """
     check_choice("tta", tta, TTA_MODES)
     check_choice("fit", fit, FIT_MODES)
+    check_choice("pool", pool, POOL_METHODS)
     check_choice("precision", precision, PRECISIONS)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise UserError(f"batch_size={batch_size!r}: must be a whole number of at least 1")
-    pool_option = _pool_option(pool)
     infos = inspect_models(model_paths_or_default(models))
     check_sources(infos, [scale_source])
+    fit = resolve_fit(fit, infos)
     loaded = [load_quietly(info) for info in infos]
     if precision != "float32":
         from asna.precision import resolve_precision, with_policy
@@ -76,7 +78,7 @@ def load_metric(models: str | os.PathLike | Sequence[str | os.PathLike] | None =
         policy, _ = resolve_precision(precision)
         if policy != "float32":
             loaded = [with_policy(model, policy) for model in loaded]
-    return Metric(QualityScorer(loaded, infos, batch_size), tta, fit, scale_source, pool_option)
+    return Metric(QualityScorer(loaded, infos, batch_size), tta, fit, scale_source, pool)
 
 
 def load_quietly(info: ModelInfo) -> Any:
@@ -92,14 +94,6 @@ def check_choice(name: str, value: str, choices: Sequence[str]) -> None:
     """Refuse a keyword value that is not one of ``choices``, in one line."""
     if value not in choices:
         raise UserError(f"{name}={value!r}: choose one of {', '.join(repr(c) for c in choices)}")
-
-
-def _pool_option(pool: str) -> dict[str, str]:
-    """``{"pool": pool}`` for a scorer that pools tiles in several ways, ``{}`` for the mean."""
-    if "pool" in inspect.signature(QualityScorer.score_pairs).parameters:
-        return {"pool": pool}
-    check_choice("pool", pool, POOLS)
-    return {}
 
 
 def model_paths_or_default(models: Any) -> list[str | os.PathLike]:
@@ -130,13 +124,13 @@ class Metric:
 
     higher_is_better = True
 
-    def __init__(self, scorer: QualityScorer, tta: str = "none", fit: str = "tile",
-                 scale_source: str | None = None, pool_option: dict[str, str] | None = None):
+    def __init__(self, scorer: QualityScorer, tta: str = "none", fit: str = DEFAULT_FIT,
+                 scale_source: str | None = None, pool: str = DEFAULT_POOL):
         self.scorer = scorer
         self.tta = tta
-        self.fit = fit
+        self.fit = resolve_fit(fit, scorer.infos)  # "auto" is shown as what it picked
         self.scale_source = scale_source
-        self._pool_option = dict(pool_option or {})
+        self.pool = pool
 
     @property
     def model_paths(self) -> list[Path]:
@@ -154,8 +148,9 @@ class Metric:
     def __repr__(self) -> str:
         names = ", ".join(path.name for path in self.model_paths)
         size = f"{self.input_size} px input" if self.input_size else "free-size input"
+        pooled = f", pool {self.pool}" if self.fit == "tile" else ""
         return (f"<asna Metric: {len(self.model_paths)} model(s) ({names}), {size}, TTA {self.tta}, "
-                f"fit {self.fit}; higher is better>")
+                f"fit {self.fit}{pooled}; higher is better>")
 
     def score(self, reference: Images, distorted: Images) -> float | np.ndarray:
         """The quality score of ``distorted`` against ``reference``: higher is better.
@@ -215,7 +210,7 @@ class Metric:
                     names.append(dis_name)
                 scores[start:start + len(chunk)] = self.scorer.score_pairs(
                     references, distorted, tta=self.tta, source=self.scale_source, fit=self.fit,
-                    names=names, **self._pool_option)
+                    names=names, pool=self.pool)
                 bar.update(len(chunk))
         return scores
 
@@ -223,10 +218,11 @@ class Metric:
         if reference.shape != distorted.shape:
             raise InputError(f"{dis_name}: image is {describe_size(distorted.shape)}, but {ref_name} is "
                              f"{describe_size(reference.shape)} (a pair must have one size)")
-        side = self.input_size
-        if side and (reference.shape[0] < side or reference.shape[1] < side):
+        side = self.scorer.image_size  # a free-size network's least size too
+        if reference.shape[0] < side or reference.shape[1] < side:
+            least = "input" if self.input_size else "least input"
             raise InputError(f"{dis_name}: image is {describe_size(distorted.shape)}, smaller than the "
-                             f"network's {side}x{side} input (images are never resized)")
+                             f"network's {side}x{side} {least} (images are never resized)")
 
 
 # ----------------------------------------------------------------------------- inputs

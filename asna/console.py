@@ -83,7 +83,8 @@ def _single_image() -> int:
     _prepare(args)
     from asna.evaluation.scorer import run_single_image
 
-    run_single_image(args.ref, args.distorted, args.models, args.tta, args.fit, args.scale_source, args.figure)
+    run_single_image(args.ref, args.distorted, args.models, args.tta, args.fit, args.scale_source, args.figure,
+                     args.pool)
     return 0
 
 
@@ -93,7 +94,7 @@ def _folder() -> int:
     from asna.evaluation.folders import run_ntire
 
     run_ntire(args.ref_dir, args.dis_dir, args.out, args.models, args.tta, args.fit, args.scale_source,
-              args.batch_size)
+              args.batch_size, args.pool)
     return 0
 
 
@@ -109,7 +110,7 @@ def _dataset() -> int:
 
     run_dataset(args.data, args.ref_dir, args.dis_dir, args.labels, args.models, args.tta, args.fit,
                 args.scale_source, args.batch_size, args.json, args.plot, args.csv, type_plot=args.type_plot,
-                type_names=args.type_names)
+                type_names=args.type_names, pool=args.pool)
     return 0
 
 

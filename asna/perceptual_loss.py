@@ -13,6 +13,11 @@ not a multiple of S (the tiles ``Metric.score`` averages with ``fit="tile"``),
 and the per-image score is their mean; a network whose input has no fixed size
 (a fully convolutional head) is called on the whole batch, sides a multiple of
 16.
+
+The tiles are always pooled by their plain mean, whatever ``Metric``'s
+``pool=`` (``worst``, ``structure``): a loss wants every tile's gradient, and
+the worse half of the tiles (``worst``) would pass gradient through half the
+image only, switching halves as the restoration improves.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ second, before the models load):
   ``.json`` once, fits images to the input size, runs test-time augmentation,
   averages an ensemble and maps scores back to the dataset's scale;
 * ``tta``     — the test-time augmentation variants (``full``, ``flips``, ``none``);
+* ``pooling`` — tile scores -> image score (``mean``, ``worst``, ``structure``) for ``--fit tile``;
 * ``classic`` — PSNR, SSIM, MS-SSIM, GMSD and HaarPSI per pair, the baselines of the report;
 * ``similarity`` — GMSD and HaarPSI written from their papers;
 * ``folders`` — challenge-style folders (``Ref/A0001.bmp``, ``Dis/A0001_TT_LL.bmp``) and label files;
@@ -24,15 +25,31 @@ import argparse
 from asna.precision import PRECISIONS
 
 TTA_MODES = ("full", "flips", "none")
-FIT_MODES = ("tile", "center")
+FIT_MODES = ("auto", "whole", "tile", "center")
+DEFAULT_FIT = "auto"
+POOL_METHODS = ("mean", "worst", "structure")
+DEFAULT_POOL = "mean"
+"""Chosen on the full-resolution validation folder by ``benchmarks/tile_pooling.py``; the mean until then."""
 DEFAULT_MODELS = "models"
 DEFAULT_BATCH_SIZE = 16
+WHOLE_MULTIPLE = 16
+"""A free-size network takes sides that are multiples of this (four halvings)."""
 
 FIT_HELP = ("how an image that is not the models' input size is fed to them, never resized: "
-            "'tile' (default) cuts it into input-sized tiles that cover the whole image "
+            "'auto' (default) is 'whole' for free-size models (head = pooled) and 'tile' for the others; "
+            "'whole' feeds the image in one piece, its central crop to the largest multiple of "
+            f"{WHOLE_MULTIPLE} per side (free-size models only); "
+            "'tile' cuts it into input-sized tiles that cover the whole image "
             "(evenly spaced, overlapping where the side is not a multiple of the input size) "
-            "and averages their scores; 'center' scores the central crop only. An image smaller "
-            "than the input size is an error.")
+            "and pools their scores (--pool); 'center' scores the central crop only. An image smaller "
+            "than the input size is an error. An ensemble mixing free-size and fixed-size models "
+            "needs --fit tile or center.")
+
+POOL_HELP = ("how --fit tile combines its tiles' scores into the image's: 'mean' the plain mean; "
+             "'worst' the mean of the lower half of the tiles (quality is decided where it is worst); "
+             "'structure' a mean weighted by each reference tile's gradient magnitude, flat tiles "
+             f"counting a little (default: {DEFAULT_POOL}). Meaningless for --fit whole and center, "
+             "which score one piece")
 
 
 def positive_int(text: str) -> int:
@@ -47,7 +64,7 @@ def positive_int(text: str) -> int:
 
 
 def add_scorer_arguments(parser: argparse.ArgumentParser, batch_size: bool = True) -> None:
-    """``--models``, ``--tta``, ``--fit``, ``--scale-source`` (and ``--batch-size``) for a script."""
+    """``--models``, ``--tta``, ``--fit``, ``--pool``, ``--scale-source`` (and ``--batch-size``) for a script."""
     parser.add_argument("--models", nargs="+", metavar="PATH", default=None,
                         help=f"model files (.keras) or folders of them; several models form an ensemble "
                              f"(mean score). Default: the folder {DEFAULT_MODELS}/ (here, else in the repository)")
@@ -55,7 +72,8 @@ def add_scorer_arguments(parser: argparse.ArgumentParser, batch_size: bool = Tru
                         help="test-time augmentation: 'full' = the original's 22 variants (4 rotations, "
                              "vertical, horizontal and both flips, Lab lightness x0.1..x1.5); 'flips' = "
                              "identity, vertical, horizontal and both flips (4); 'none' (default: full)")
-    parser.add_argument("--fit", choices=FIT_MODES, default="tile", help=FIT_HELP)
+    parser.add_argument("--fit", choices=FIT_MODES, default=DEFAULT_FIT, help=FIT_HELP)
+    parser.add_argument("--pool", choices=POOL_METHODS, default=DEFAULT_POOL, help=POOL_HELP)
     parser.add_argument("--scale-source", metavar="NAME", default=None,
                         help="which source of a model's standardisation maps its output back to a score "
                              "scale; needed only when the model's sidecar .json has several (e.g. "

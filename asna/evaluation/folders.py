@@ -25,6 +25,7 @@ from asna.data.images import FittedImageCache, read_rgb
 from asna.data.preparation import parse_score, read_label_lines, require_folder
 from asna.errors import UserError
 from asna.paths import atomic_write, check_writable
+from asna.evaluation import DEFAULT_POOL
 from asna.evaluation.scorer import check_pair_sizes
 
 IMAGE_EXTENSIONS = frozenset({".bmp", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp",
@@ -147,7 +148,7 @@ def write_scores(path: str | os.PathLike, names: Sequence[str], scores: np.ndarr
 
 
 def score_folder_pairs(scorer, pairs: Sequence[FolderPair], tta: str, fit: str,
-                       source: str | None, progress: bool = True) -> np.ndarray:
+                       source: str | None, progress: bool = True, pool: str = DEFAULT_POOL) -> np.ndarray:
     """Scores of every pair, batched, with a progress bar on a terminal."""
     from tqdm import tqdm
 
@@ -155,22 +156,23 @@ def score_folder_pairs(scorer, pairs: Sequence[FolderPair], tta: str, fit: str,
     with tqdm(total=len(pairs), unit="pair", disable=None if progress else True) as bar:
         for chunk, references, distorted in pair_batches(pairs, scorer.batch_size):
             scores.append(scorer.score_pairs(references, distorted, tta, source, fit,
-                                             [str(pair.distorted) for pair in chunk]))
+                                             [str(pair.distorted) for pair in chunk], pool))
             bar.update(len(chunk))
     return np.concatenate(scores)
 
 
 def run_ntire(ref_dir: str, dis_dir: str, out: str, model_paths: Sequence[str] | None, tta: str,
-              fit: str, scale_source: str | None, batch_size: int) -> Path:
+              fit: str, scale_source: str | None, batch_size: int, pool: str = DEFAULT_POOL) -> Path:
     """Everything ``evaluation_ntire.py`` does: check, load, score every image, write ``out``."""
-    from asna.evaluation.scorer import QualityScorer, check_sources, inspect_models
+    from asna.evaluation.scorer import QualityScorer, check_sources, inspect_models, resolve_fit
 
     output = check_output_file(out, "--out")
     pairs = match_pairs(ref_dir, dis_dir)
     infos = inspect_models(model_paths)
     check_sources(infos, [scale_source])
+    fit = resolve_fit(fit, infos)
     scorer = QualityScorer.load(infos, batch_size)
-    scores = score_folder_pairs(scorer, pairs, tta, fit, scale_source)
+    scores = score_folder_pairs(scorer, pairs, tta, fit, scale_source, pool=pool)
     write_scores(output, [pair.name for pair in pairs], scores)
     print(f"{len(pairs)} scores ({len(infos)} model(s), TTA {tta}) written to {output}")
     return output

@@ -46,6 +46,7 @@ import numpy as np
 
 from asna import metrics
 from asna.errors import UserError
+from asna.evaluation import DEFAULT_POOL
 from asna.evaluation.per_type import (BY_TYPE, PairTypes, folder_types, format_type_table, plot_types,
                                      stored_types, trailing_line, type_blocks, wins_line)
 from asna.paths import atomic_write, check_writable
@@ -289,7 +290,7 @@ def folder_set(ref_dir: str, dis_dir: str, labels: str, type_names: str | None =
 
 
 def score_set(scorer, data: LabelledSet, tta: str, fit: str,
-              scale_source: str | None) -> dict[str, np.ndarray]:
+              scale_source: str | None, pool: str = DEFAULT_POOL) -> dict[str, np.ndarray]:
     """Model and classic scores of every pair, batch by batch, with a progress bar on a terminal."""
     from tqdm import tqdm
 
@@ -302,7 +303,7 @@ def score_set(scorer, data: LabelledSet, tta: str, fit: str,
             count = len(references)
             source = scale_source if scale_source or data.sources is None else data.sources[done:done + count]
             columns["model"].append(scorer.score_pairs(references, distorted, tta, source, fit,
-                                                       data.names[done:done + count]))
+                                                       data.names[done:done + count], pool))
             classic = classic_scores_for_pairs(list(references), list(distorted))
             for method in CLASSIC:
                 columns[method].append(classic[method])
@@ -322,14 +323,15 @@ def run_dataset(data_file: str | None, ref_dir: str | None, dis_dir: str | None,
                 model_paths: Sequence[str] | None, tta: str, fit: str, scale_source: str | None,
                 batch_size: int, json_path: str | None, plot_path: str | None,
                 csv_path: str | None, *, type_plot: str | None = None,
-                type_names: str | None = None) -> dict[str, dict]:
+                type_names: str | None = None, pool: str = DEFAULT_POOL) -> dict[str, dict]:
     """Everything ``evaluation_dataset.py`` does: check, load, score, report, write.
 
     ``type_plot``: the per-type bar plot's file; ``type_names``: whose type ids a
-    folder's names carry (``kadid``, ``tid2008``, ``tid2013``), for their names.
+    folder's names carry (``kadid``, ``tid2008``, ``tid2013``), for their names;
+    ``pool``: how ``fit="tile"`` combines tile scores.
     """
     from asna.evaluation.folders import check_output_file
-    from asna.evaluation.scorer import QualityScorer, check_sources, inspect_models
+    from asna.evaluation.scorer import QualityScorer, check_sources, inspect_models, resolve_fit
 
     for path, option in ((json_path, "--json"), (csv_path, "--csv")):
         if path:
@@ -340,10 +342,12 @@ def run_dataset(data_file: str | None, ref_dir: str | None, dis_dir: str | None,
     data = hdf5_set(data_file) if data_file else folder_set(ref_dir, dis_dir, labels, type_names)
     infos = inspect_models(model_paths)
     check_sources(infos, [scale_source] if scale_source or data.sources is None else data.sources)
+    fit = resolve_fit(fit, infos)
     scorer = QualityScorer.load(infos, batch_size)
-    predictions = score_set(scorer, data, tta, fit, scale_source)
+    predictions = score_set(scorer, data, tta, fit, scale_source, pool)
     report = build_report(data.mos, predictions, data.sources, data.types)
-    print(f"{data.where}: {len(infos)} model(s), TTA {tta}")
+    pooled = f", pool {pool}" if fit == "tile" else ""
+    print(f"{data.where}: {len(infos)} model(s), TTA {tta}, fit {fit}{pooled}")
     print(format_table(report, len(data.names), data.sources))
     types_text = format_types(report, data.types)
     if types_text:

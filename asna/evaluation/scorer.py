@@ -15,6 +15,14 @@ like a quality score. Several models form an ensemble: each model's score is
 averaged over the TTA variants, mapped back with its own sidecar, and the
 ensemble's score is the mean over models.
 
+Fitting (``fit``): ``auto`` is ``whole`` for free-size models (a pooled head)
+and ``tile`` for fixed-size ones; an ensemble that mixes the two is refused in
+one line (name ``tile`` or ``center``), since its models would not score the
+same pixels. ``whole`` feeds each image in one piece, its central crop to the
+largest multiple of 16 per side; images of one size share model calls, others
+go one size at a time. ``tile`` pools the tiles' scores with
+:mod:`asna.evaluation.pooling` (per model, after the TTA mean of each tile).
+
 Nothing here imports TensorFlow until models are loaded, so every check on
 names, folders and sidecars is answered in a second.
 """
@@ -34,7 +42,8 @@ import numpy as np
 from asna.config import HEADS
 from asna.data.images import describe_size
 from asna.errors import UserError
-from asna.evaluation import DEFAULT_BATCH_SIZE, DEFAULT_MODELS, FIT_MODES, tta
+from asna.evaluation import (DEFAULT_BATCH_SIZE, DEFAULT_FIT, DEFAULT_MODELS, DEFAULT_POOL, FIT_MODES,
+                             WHOLE_MULTIPLE, pooling, tta)
 from asna.paths import resolve_repo_path, sidecar_path
 from asna.speed_paths import PATHS
 
@@ -196,14 +205,43 @@ def tile_starts(length: int, size: int) -> list[int]:
     return [round(i * (length - size) / (count - 1)) for i in range(count)]
 
 
+def resolve_fit(fit: str, infos: Sequence[ModelInfo]) -> str:
+    """The concrete fit of ``fit`` for these models: ``auto`` chosen, ``whole`` checked."""
+    if fit not in FIT_MODES:
+        raise ValueError(f"unknown fit {fit!r}")
+    free = [info for info in infos if info.free_size]
+    fixed = [info for info in infos if not info.free_size]
+    if fit == "whole" and fixed:
+        raise UserError(f"{fixed[0].path}: --fit whole needs free-size models (head = pooled), this one takes "
+                        f"only {fixed[0].image_size}x{fixed[0].image_size}; use --fit tile or center")
+    if fit != "auto":
+        return fit
+    if free and fixed:
+        raise UserError(f"{fixed[0].path}: the ensemble mixes free-size ({free[0].path.name}) and fixed-size "
+                        f"models, so --fit auto cannot pick one fit; give --fit tile or center")
+    return "whole" if free else "tile"
+
+
+def whole_crop(height: int, width: int) -> tuple[int, int, int, int]:
+    """``(top, left, height, width)`` of the central crop to the largest multiple of 16 per side."""
+    crop_h, crop_w = height - height % WHOLE_MULTIPLE, width - width % WHOLE_MULTIPLE
+    return (height - crop_h) // 2, (width - crop_w) // 2, crop_h, crop_w
+
+
 def cut_tiles(image: np.ndarray, size: int, fit: str, name: str = "image") -> list[np.ndarray]:
-    """The input-sized windows of an image: all tiles, or the central crop. Never a resize."""
+    """The windows of an image the models see: all tiles, the central crop, or the whole. Never a resize.
+
+    ``fit`` is a resolved fit (:func:`resolve_fit`), not ``auto``.
+    """
     height, width = image.shape[:2]
     if height < size or width < size:
         raise UserError(f"{name}: image is {describe_size(image.shape)}, smaller than the models' "
                         f"{size}x{size} input (images are never resized)")
-    if fit not in FIT_MODES:
+    if fit not in FIT_MODES or fit == "auto":
         raise ValueError(f"unknown fit {fit!r}")
+    if fit == "whole":
+        top, left, crop_h, crop_w = whole_crop(height, width)
+        return [image[top:top + crop_h, left:left + crop_w]]
     if fit == "center":
         tops, lefts = [(height - size) // 2], [(width - size) // 2]
     else:
@@ -279,6 +317,22 @@ def _predictor(model: Any) -> Any:
     return TracedPredictor(model) if hasattr(model, "inputs") and callable(model) else model
 
 
+@dataclass(frozen=True)
+class PairTiles:
+    """One pair's tile scores before pooling: (models, tiles) standardised, and its reference tiles."""
+
+    scores: np.ndarray
+    reference_tiles: list[np.ndarray]
+
+
+def _same_shape_groups(tiles: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Indices of the tiles of each shape, in first-seen order: one stack (and batch shape) per group."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for index, tile in enumerate(tiles):
+        groups.setdefault(tuple(tile.shape), []).append(index)
+    return [np.asarray(indices) for indices in groups.values()]
+
+
 class QualityScorer:
     """Trained models (one or an ensemble) that score pairs on the dataset's scale.
 
@@ -340,21 +394,35 @@ class QualityScorer:
 
     def score_pairs(self, reference_batch: Sequence[np.ndarray] | np.ndarray,
                     distorted_batch: Sequence[np.ndarray] | np.ndarray, tta: str = "none",
-                    source: Source = None, fit: str = "tile",
-                    names: Sequence[str] | None = None) -> np.ndarray:
+                    source: Source = None, fit: str = DEFAULT_FIT,
+                    names: Sequence[str] | None = None, pool: str = DEFAULT_POOL) -> np.ndarray:
         """One score per pair on the dataset's scale; images of any (pairwise equal) size.
 
-        Images larger than the input are fitted with ``fit`` (``tile``: mean over
-        tiles covering the image; ``center``: the central crop); ``names`` only
-        label error messages.
+        ``fit`` (``auto``, ``whole``, ``tile``, ``center``) feeds images to the
+        models; ``pool`` combines the tiles of ``tile`` per model
+        (:mod:`asna.evaluation.pooling`); ``names`` only label error messages.
         """
+        pooling.check_pool(pool)
+        per_pair = [pooling.pool_tiles(pair.scores, pair.reference_tiles, pool)
+                    for pair in self.tile_scores(reference_batch, distorted_batch, tta, fit, names)]
+        return self.to_scale(np.stack(per_pair, axis=1), source)
+
+    def tile_scores(self, reference_batch: Sequence[np.ndarray] | np.ndarray,
+                    distorted_batch: Sequence[np.ndarray] | np.ndarray, tta: str = "none",
+                    fit: str = DEFAULT_FIT, names: Sequence[str] | None = None) -> list["PairTiles"]:
+        """Each pair's standardised tile scores (models, tiles), TTA-averaged, before any pooling.
+
+        Tiles of one shape share model calls; whole images of other sizes are
+        scored a size at a time (a batch holds one shape).
+        """
+        fit = resolve_fit(fit, self.infos)
         tiles_r, tiles_d, owners = self._tiles(reference_batch, distorted_batch, fit, names)
-        per_tile = self.predict_standardized(np.stack(tiles_r), np.stack(tiles_d), tta)
-        count = len(reference_batch)
-        tiles_per_pair = np.bincount(owners, minlength=count)
-        per_pair = np.stack([np.bincount(owners, weights=row, minlength=count) / tiles_per_pair
-                             for row in per_tile])
-        return self.to_scale(per_pair, source)
+        per_tile = np.empty((len(self.models), len(tiles_r)), dtype=np.float64)
+        for indices in _same_shape_groups(tiles_r):
+            per_tile[:, indices] = self.predict_standardized(
+                np.stack([tiles_r[i] for i in indices]), np.stack([tiles_d[i] for i in indices]), tta)
+        return [PairTiles(per_tile[:, owners == index], [tiles_r[i] for i in np.flatnonzero(owners == index)])
+                for index in range(len(reference_batch))]
 
     def _tiles(self, reference_batch, distorted_batch, fit: str,
                names: Sequence[str] | None) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
@@ -372,17 +440,18 @@ class QualityScorer:
         return tiles_r, tiles_d, np.asarray(owners)
 
     def score_files(self, ref_path: str | os.PathLike, dist_path: str | os.PathLike,
-                    tta: str = "none", source: str | None = None, fit: str = "tile") -> float:
+                    tta: str = "none", source: str | None = None, fit: str = DEFAULT_FIT,
+                    pool: str = DEFAULT_POOL) -> float:
         """The score of two image files (reference, distorted)."""
         from asna.data.images import read_rgb
 
         reference, distorted = read_rgb(ref_path), read_rgb(dist_path)
         check_pair_sizes(reference, distorted, str(dist_path), str(ref_path))
-        return float(self.score_pairs([reference], [distorted], tta, source, fit, [str(dist_path)])[0])
+        return float(self.score_pairs([reference], [distorted], tta, source, fit, [str(dist_path)], pool)[0])
 
 
 def run_single_image(ref_path: str, dist_path: str, model_paths: Sequence[str] | None, tta: str,
-                     fit: str, scale_source: str | None, figure: str | None) -> float:
+                     fit: str, scale_source: str | None, figure: str | None, pool: str = DEFAULT_POOL) -> float:
     """Everything ``evaluation_single_image.py`` does; prints and returns the score."""
     from asna.data.images import read_rgb
     from asna.evaluation import report
@@ -393,9 +462,10 @@ def run_single_image(ref_path: str, dist_path: str, model_paths: Sequence[str] |
     check_sources(infos, [scale_source])
     reference, distorted = read_rgb(ref_path), read_rgb(dist_path)
     check_pair_sizes(reference, distorted, dist_path, ref_path)
+    fit = resolve_fit(fit, infos)
     cut_tiles(distorted, infos[0].image_size, fit, dist_path)  # refuse small images before loading
     scorer = QualityScorer.load(infos)
-    score = float(scorer.score_pairs([reference], [distorted], tta, scale_source, fit, [dist_path])[0])
+    score = float(scorer.score_pairs([reference], [distorted], tta, scale_source, fit, [dist_path], pool)[0])
     print(f"Image Quality Score: {score:.4f}")
     if figure:
         print(f"figure: {report.save_pair_figure(figure, reference, distorted, score, (ref_path, dist_path))}")
