@@ -158,3 +158,36 @@ def test_per_type_parsing_of_the_names(built):
 def test_bad_arguments_are_one_line(tmp_path, options, message):
     with pytest.raises(UserError, match=message):
         build(tmp_path, **options)
+
+
+def test_create_synthetic_writes_them_only_when_asked(tmp_path, monkeypatch):
+    monkeypatch.setattr(full, "MAX_SIDE", SIDE)
+    options = dict(image_size=32, crops_per_image=1, seed=0, type_ids=(1, 10), train_crops_per_image=1,
+                   xtest=False)
+    summary = synthetic.create_synthetic(tmp_path / "plain", **options)
+    assert summary.full == [] and not (tmp_path / "plain" / "full_val").exists()
+    summary = synthetic.create_synthetic(tmp_path / "with", full=True, **options)
+    assert [s.name for s in summary.full] == list(full.FOLDERS)
+    assert (tmp_path / "with" / "full_test" / "Dis" / "camera_10_05.png").is_file()
+    lines = synthetic.summary_lines(summary, tmp_path / "with")
+    assert any(line.startswith("full_test: 40 pairs from 4 photographs (chelsea 96x96") for line in lines)
+
+
+def test_the_demo_reports_the_test_folder_tiled(tmp_path):
+    from asna.demo import reported_sets
+
+    sets = reported_sets(tmp_path)
+    assert list(sets) == ["test", "xtest", "full"]
+    chosen = sets["full"]
+    assert chosen.folder == tmp_path / "full_test" and chosen.fit == "tile" and chosen.type_names == "kadid"
+    assert chosen.title == ("the test photographs at their own resolution (second implementation, "
+                            "scored as a folder)")
+    build(tmp_path, type_ids=(1,))
+    assert chosen.photographs() == sorted(synthetic.TEST_PHOTOGRAPHS)
+
+
+def test_the_script_documents_no_full():
+    from conftest import run_script
+
+    result = run_script("prepare_dataset/create_data_synthetic.py", "--help", timeout=120)
+    assert result.returncode == 0 and "--no-full" in result.stdout and "full_test" in result.stdout

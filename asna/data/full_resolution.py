@@ -271,14 +271,16 @@ def check_arguments(max_side: int, seed: int, type_ids: Sequence[int], workers: 
 
 
 def build_full_resolution(data_dir: str | os.PathLike, seed: int = 0, type_ids: Sequence[int] = ALL_TYPES,
-                          max_side: int = MAX_SIDE, workers: int = 1,
+                          max_side: int | None = None, workers: int = 1,
                           progress: Callable[[Iterable, int], Iterable] | None = None) -> list[FolderSummary]:
     """Write (or reuse, while their options match) ``full_val/`` and ``full_test/`` in ``data_dir``.
 
+    ``max_side`` defaults to ``MAX_SIDE`` (read at call time, so tests can lower it);
     ``progress(iterable, total)`` wraps each folder's per-(photograph, type) loop (e.g. tqdm).
     """
     from asna.data.layout import claim, release
 
+    max_side = MAX_SIDE if max_side is None else max_side
     check_arguments(max_side, seed, type_ids, workers)
     out = Path(data_dir)
     if out.exists() and not out.is_dir():
