@@ -67,6 +67,10 @@ def check_outputs(args: argparse.Namespace) -> None:
         check_figure_path(args.grid, "--grid")
     if args.out is not None:
         check_writable(Path(args.out) / "synthetic_train.h5", "--out")
+        if not args.no_full:
+            from asna.data.full_resolution import check_targets
+
+            check_targets(args.out)
     if args.export_images is not None:
         check_writable(Path(args.export_images) / "labels.txt", "--export-images")
 

@@ -191,3 +191,15 @@ def test_the_script_documents_no_full():
 
     result = run_script("prepare_dataset/create_data_synthetic.py", "--help", timeout=120)
     assert result.returncode == 0 and "--no-full" in result.stdout and "full_test" in result.stdout
+
+
+def test_the_script_refuses_a_foreign_folder_before_any_work(tmp_path):
+    from conftest import error_lines, run_script
+
+    (tmp_path / "full_test").mkdir()
+    (tmp_path / "full_test" / "notes.txt").write_text("mine")
+    result = run_script("prepare_dataset/create_data_synthetic.py", "--out", str(tmp_path), "--image-size", "32",
+                        timeout=120)
+    assert result.returncode == 2 and not (tmp_path / "synthetic_train.h5").exists()
+    assert error_lines(result) == [f"error: {tmp_path / 'full_test'}: exists and is not a full-resolution folder "
+                                   "(no readable options.json); move it away or choose another data folder"]

@@ -199,6 +199,12 @@ def check_target(path: Path) -> None:
                         "move it away or choose another data folder")
 
 
+def check_targets(data_dir: str | os.PathLike) -> None:
+    """Refuse, before any long work, a data folder whose ``full_val``/``full_test`` would not be ours to replace."""
+    for name in FOLDERS:
+        check_target(Path(data_dir) / name)
+
+
 def publish(temporary: Path, path: Path) -> None:
     """Rename the complete temporary folder into place; an older folder is removed only after that."""
     old = path.with_name(f".{path.name}.old")
@@ -308,5 +314,5 @@ def folder_photographs(folder: str | os.PathLike) -> list[str] | None:
     return sorted(path.stem for path in (Path(folder) / "Ref").glob("*.png"))
 
 
-__all__ = ["build_full_resolution", "folder_options", "read_options", "central_window", "window_box",
+__all__ = ["build_full_resolution", "check_targets", "folder_options", "read_options", "central_window", "window_box",
            "distorted_name", "folder_photographs", "FolderSummary", "FOLDERS", "MAX_SIDE", "MULTIPLE"]
