@@ -119,6 +119,8 @@ def load_window(name: str, max_side: int) -> tuple[np.ndarray, bool] | None:
     entry = next((e for e in PHOTOGRAPHS if e[0] == name), None)
     if entry is None:
         raise UserError(f"photograph {name!r}: not one of the built-in set's photographs")
+    if "_" in name:  # the folders' readers take the reference as the name's part before the first "_"
+        raise UserError(f"photograph {name!r}: a full-resolution reference name must not contain '_'")
     raw = load_photograph(entry[1], entry[2])
     return None if raw is None else (central_window(as_rgb(raw), max_side), entry[3])
 
