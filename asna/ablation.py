@@ -2,8 +2,11 @@
 
 Each cell (network, loss, seed) starts from ``configs/<network>_synthetic.txt``,
 trains on ``synthetic_train.h5``, keeps the checkpoint with the best validation
-loss on ``synthetic_val.h5``, and scores that model on ``synthetic_test.h5`` and
-``synthetic_xtest.h5`` (the test photographs distorted by other code). Losses:
+loss on ``synthetic_val.h5``, and scores that model on ``synthetic_test.h5``,
+``synthetic_xtest.h5`` (the test photographs distorted by other code) and, when
+the data folder has it, the full-resolution folder ``full_test/`` (the test
+photographs at their own size, second implementation, scored in tiles as a
+folder: the ``full_srcc`` column). Losses:
 
 * ``mse``       the MSE term alone (``mse_factor = 1``, no rank term);
 * ``mse_plcc``  the config's MSE/PLCC mix without a rank term (a config whose
@@ -17,9 +20,10 @@ each, so an interrupted grid resumes where it stopped: cells already there are
 skipped. ``settings.json`` records the image size, schedule and data folder;
 a run with other settings into the same folder is refused, so every row of
 one folder is comparable. ``summary.md`` gives mean +- sd per cell beside the hand-crafted
-baselines on the same files, then each cell's SRCC per distortion type on test
-and xtest (``types.csv`` keeps them, a row per cell, split and type), and
-``ablation.png`` plots the means with the sd as error bars.
+baselines on the same files, then each cell's SRCC per distortion type on test,
+xtest and full (``types.csv`` keeps them, a row per cell, split and type), and
+``ablation.png`` plots the means with the sd as error bars. A ``results.csv``
+written before ``full_srcc`` existed still loads: its cells show ``n/a`` there.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ from asna.paths import REPO_ROOT, atomic_write
 LOSSES = ("mse", "mse_plcc", "learned", "softrank")
 SPLITS = ("train", "val", "test", "xtest")
 COLUMNS = ("network", "loss", "seed", "val_srcc", "test_srcc", "test_plcc", "xtest_srcc", "seconds")
+FULL_COLUMNS = (*COLUMNS[:-1], "full_srcc", "seconds")  # when the data folder has full_test/
+FULL, FULL_FOLDER = "full", "full_test"  # the full-resolution split and its folder in the data folder
 PLCC_MIX = 0.5  # the original BN / second simple set's pre-training mix
 RESULTS, SUMMARY, PLOT, BASELINE_FILE = "results.csv", "summary.md", "ablation.png", "baselines.json"
 TYPES = "types.csv"
@@ -66,6 +72,17 @@ class Grid:
 
     def data_file(self, split: str) -> Path:
         return self.data_dir / f"synthetic_{split}.h5"
+
+    def full_folder(self) -> Path:
+        return self.data_dir / FULL_FOLDER
+
+    def has_full(self) -> bool:
+        """Whether the data folder holds the full-resolution test folder (then ``full_srcc`` is reported)."""
+        return (self.full_folder() / "labels.txt").is_file()
+
+    def reported(self) -> tuple[str, ...]:
+        """The splits reported beside the baselines: test, xtest and, when there, full."""
+        return (*REPORTED, FULL) if self.has_full() else REPORTED
 
     def settings(self) -> dict:
         """What makes cells comparable: every cell in one folder shares these."""
@@ -139,6 +156,31 @@ def cell_config(grid: Grid, network: str, loss: str, seed: int) -> Config:
     return load_config(source, overrides)
 
 
+def score_folder(model_path: Path, folder: Path, batch_size: int = 64):
+    """The model's scores of a labelled challenge folder's pairs, in tiles (as users score photographs),
+    and the folder (``LabelledSet``: MOS, KADID types from the names)."""
+    from asna.evaluation.report import folder_set
+    from asna.evaluation.scorer import QualityScorer
+
+    data = folder_set(str(folder / "Ref"), str(folder / "Dis"), str(folder / "labels.txt"), "kadid")
+    scorer = QualityScorer.from_paths([model_path], batch_size)
+    names = iter(data.names)
+    scores = [scorer.score_pairs(references, distorted, "none", None, "tile",
+                                 [next(names) for _ in references])
+              for references, distorted in data.batches(batch_size)]
+    return np.concatenate(scores), data
+
+
+def labelled_data(grid: "Grid", split: str):
+    """A reported split's ``LabelledSet``: the HDF5 file, or the full-resolution folder."""
+    from asna.evaluation.report import folder_set, hdf5_set
+
+    if split == FULL:
+        folder = grid.full_folder()
+        return folder_set(str(folder / "Ref"), str(folder / "Dis"), str(folder / "labels.txt"), "kadid")
+    return hdf5_set(grid.data_file(split))
+
+
 def score_file(model, path: Path, batch_size: int = 64):
     """The model's scores of every pair of a prepared file, and the file (``LabelledSet``: MOS, types)."""
     from asna.evaluation.report import hdf5_set
@@ -157,9 +199,9 @@ def type_records(network: str, loss: str, seed: int, split: str, blocks: dict[st
 
 
 def run_cell(grid: Grid, network: str, loss: str, seed: int) -> tuple[dict, list[dict]]:
-    """Train one cell and score its best checkpoint on val, test and xtest.
+    """Train one cell and score its best checkpoint on val, test, xtest and (when there) full.
 
-    Returns its ``results.csv`` row and its ``types.csv`` rows (SRCC per type on test and xtest).
+    Returns its ``results.csv`` row and its ``types.csv`` rows (SRCC per type on the reported splits).
     """
     import keras
 
@@ -173,28 +215,34 @@ def run_cell(grid: Grid, network: str, loss: str, seed: int) -> tuple[dict, list
     model = for_inference(keras.models.load_model(model_path, compile=False))  # scored as reports score
     row: dict = {"network": network, "loss": loss, "seed": seed}
     types: list[dict] = []
-    for split in ("val", *REPORTED):
-        scores, data = score_file(model, grid.data_file(split))
+    for split in ("val", *grid.reported()):
+        scores, data = (score_folder(model_path, grid.full_folder()) if split == FULL
+                        else score_file(model, grid.data_file(split)))
         row[f"{split}_srcc"] = metrics.srcc(data.mos, scores)
         if split == "test":
             row["test_plcc"] = metrics.plcc(data.mos, scores)
-        if split in REPORTED and data.types is not None and data.types.any:
+        if split != "val" and data.types is not None and data.types.any:
             types += type_records(network, loss, seed, split, type_blocks(data.mos, {"model": scores}, data.types))
     row["seconds"] = time.perf_counter() - started
     return row, types
 
 
-def read_results(path: Path):
-    """The finished cells so far (an empty table when there are none)."""
+def read_results(path: Path, full: bool = False):
+    """The finished cells so far (an empty table when there are none).
+
+    With ``full`` (the data folder has ``full_test/``), a file written before the
+    ``full_srcc`` column gains it, empty (NaN) for its cells.
+    """
     import pandas as pd
 
+    columns = list(FULL_COLUMNS if full else COLUMNS)
     if not path.exists():
-        return pd.DataFrame(columns=list(COLUMNS))
+        return pd.DataFrame(columns=columns)
     table = pd.read_csv(path)
-    if list(table.columns) != list(COLUMNS):
+    if list(table.columns) not in (list(COLUMNS), list(FULL_COLUMNS)):
         raise UserError(f"{path}: not an ablation results file (columns {', '.join(table.columns)}); "
                         f"choose another --out")
-    return table
+    return table.reindex(columns=list(FULL_COLUMNS)) if full or "full_srcc" in table else table
 
 
 def write_results(path: Path, table) -> None:
@@ -213,20 +261,20 @@ def read_types(path: Path):
 
 def baseline_srcc(grid: Grid) -> dict[str, dict]:
     """``{split: {method: SRCC, "by_type": {type: {name, pairs, method: SRCC}}}}`` of the hand-crafted
-    metrics on test and xtest (cached in OUT; a cache without per-type figures is remade)."""
+    metrics on the reported splits (cached in OUT; a cache without per-type figures or a split is remade)."""
     import json
 
     cache = grid.out / BASELINE_FILE
     if cache.exists():
         cached = json.loads(cache.read_text())
-        if all(BY_TYPE in cached.get(split, {}) for split in REPORTED):
+        if all(BY_TYPE in cached.get(split, {}) for split in grid.reported()):
             return cached
     from asna.evaluation.classic import classic_scores_for_pairs
-    from asna.evaluation.report import hdf5_set, method_blocks, oriented
+    from asna.evaluation.report import method_blocks, oriented
 
     result = {}
-    for split in REPORTED:
-        data = hdf5_set(grid.data_file(split))
+    for split in grid.reported():
+        data = labelled_data(grid, split)
         columns: dict[str, list] = {method: [] for method in BASELINES}
         for references, distorted in data.batches(64):
             scores = classic_scores_for_pairs(list(references), list(distorted))
@@ -244,8 +292,13 @@ def baseline_srcc(grid: Grid) -> dict[str, dict]:
 
 
 def cell_statistics(table):
-    """Mean and sd (ddof 1; 0 with one seed) of every figure per (network, loss), grid order kept."""
-    figures = ["val_srcc", "test_srcc", "test_plcc", "xtest_srcc", "seconds"]
+    """Mean and sd (ddof 1; 0 with one seed) of every figure per (network, loss), grid order kept.
+
+    Cells without a figure (``full_srcc`` of cells run before it existed) are left out of its mean.
+    """
+    figures = ["val_srcc", "test_srcc", "test_plcc", "xtest_srcc", *(["full_srcc"] if "full_srcc" in table
+                                                                    else []), "seconds"]
+    table = table.assign(**{figure: table[figure].astype(float) for figure in figures})
     grouped = table.groupby(["network", "loss"], sort=False)[figures]
     return grouped.mean(), grouped.std(ddof=1).fillna(0.0), grouped.size()
 
@@ -261,35 +314,51 @@ def _above(mean: float, baseline: float | None) -> str:
     return "yes" if mean > baseline else "no"
 
 
+def shown_splits(table, baselines: dict[str, dict]) -> list[str]:
+    """The splits the summary and plot show: test and xtest, and full when the table or baselines have it."""
+    return [*REPORTED, *([FULL] if "full_srcc" in table or FULL in baselines else [])]
+
+
 def summary_markdown(grid: Grid, table, baselines: dict[str, dict], types=None) -> str:
     """The summary: one row per cell (mean ± sd over seeds), then the baselines, then per type.
 
-    ``types``: the ``types.csv`` rows (none: no per-type tables).
+    ``types``: the ``types.csv`` rows (none: no per-type tables). The full-resolution
+    split gets a column wherever the table or the baselines have it (``n/a`` for cells run before it).
     """
+    splits = shown_splits(table, baselines)
+    if "full_srcc" not in table and FULL in splits:
+        table = table.assign(full_srcc=math.nan)
     means, sds, counts = cell_statistics(table)
+    extra = [split for split in splits if split != "test"]  # SRCC-only splits after test's SRCC and PLCC
     lines = [f"# Ablation: {grid.image_size} px, {grid.epochs} epoch(s) of {grid.steps_per_epoch} steps, "
              f"precision {grid.precision}",
              "", f"Data: `{grid.data_dir}`. SRCC/PLCC against the files' MOS; mean ± sd over seeds "
-             "(sd 0 with one seed). Each model is the checkpoint with the best validation loss.", "",
-             "| network | loss | seeds | val SRCC | test SRCC | test PLCC | xtest SRCC | mean above -GMSD "
-             "(test / xtest) | minutes |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    gmsd = baselines["test"]["gmsd"], baselines["xtest"]["gmsd"]
+             "(sd 0 with one seed). Each model is the checkpoint with the best validation loss."
+             + (" full: the test photographs at their own resolution (second implementation), scored in "
+                "tiles as a folder." if FULL in splits else ""), "",
+             "| network | loss | seeds | val SRCC | test SRCC | test PLCC | "
+             + "".join(f"{split} SRCC | " for split in extra)
+             + f"mean above -GMSD ({' / '.join(splits)}) | minutes |",
+             "|---|---|---|---|---|---|" + "---|" * len(extra) + "---|---|"]
+    gmsd = [baselines.get(split, {}).get("gmsd") for split in splits]
     for key in means.index:
         m, s = means.loc[key], sds.loc[key]
-        above = " / ".join(_above(mean, base) for mean, base in zip((m.test_srcc, m.xtest_srcc), gmsd))
+        above = " / ".join(_above(m[f"{split}_srcc"], base) for split, base in zip(splits, gmsd))
         lines.append(f"| {key[0]} | {key[1]} | {counts.loc[key]} | {_mean_sd(m.val_srcc, s.val_srcc)} | "
                      f"{_mean_sd(m.test_srcc, s.test_srcc)} | {_mean_sd(m.test_plcc, s.test_plcc)} | "
-                     f"{_mean_sd(m.xtest_srcc, s.xtest_srcc)} | {above} | {m.seconds / 60:.1f} |")
+                     + "".join(f"{_mean_sd(m[f'{split}_srcc'], s[f'{split}_srcc'])} | " for split in extra)
+                     + f"{above} | {m.seconds / 60:.1f} |")
     lines += ["", "Hand-crafted baselines on the same pairs (GMSD's SRCC is that of -GMSD, "
-              "since GMSD falls as quality rises):", "", "| method | test SRCC | xtest SRCC |", "|---|---|---|"]
+              "since GMSD falls as quality rises):", "",
+              "| method | " + " | ".join(f"{split} SRCC" for split in splits) + " |",
+              "|---|" + "---|" * len(splits)]
     for method in BASELINES:
-        test, xtest = baselines["test"][method], baselines["xtest"][method]
-        cells = ["n/a" if value is None or not math.isfinite(value) else f"{value:.3f}" for value in (test, xtest)]
-        lines.append(f"| {method} | {cells[0]} | {cells[1]} |")
+        values = [baselines.get(split, {}).get(method) for split in splits]
+        cells = ["n/a" if value is None or not math.isfinite(value) else f"{value:.3f}" for value in values]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
     if types is not None:
-        for split in REPORTED:
-            lines += ["", *type_section(split, table, types, baselines[split].get(BY_TYPE, {}))]
+        for split in splits:
+            lines += ["", *type_section(split, table, types, baselines.get(split, {}).get(BY_TYPE, {}))]
     return "\n".join(lines) + "\n"
 
 
@@ -317,17 +386,20 @@ def type_section(split: str, table, types, baseline_types: dict[str, dict]) -> l
 
 
 def plot_grid(path: Path, table, baselines: dict[str, dict[str, float]]) -> Path:
-    """Test and xtest SRCC per network, one bar per loss, sd error bars, baselines as lines."""
+    """SRCC per network on test, xtest (and full), one bar per loss, sd error bars, baselines as lines."""
     import matplotlib.pyplot as plt
 
     from asna.plots import save_figure
 
+    splits = shown_splits(table, baselines)
+    if "full_srcc" not in table and FULL in splits:
+        table = table.assign(full_srcc=math.nan)
     means, sds, _ = cell_statistics(table)
     networks = list(dict.fromkeys(key[0] for key in means.index))
     losses = list(dict.fromkeys(key[1] for key in means.index))
     width = 0.8 / len(losses)
-    figure, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
-    for axis, split in zip(axes, ("test", "xtest")):
+    figure, axes = plt.subplots(1, len(splits), figsize=(6 * len(splits), 4.2), sharey=True)
+    for axis, split in zip(axes, splits):
         column = f"{split}_srcc"
         for index, loss in enumerate(losses):
             keys = [(network, loss) for network in networks]
@@ -337,21 +409,22 @@ def plot_grid(path: Path, table, baselines: dict[str, dict[str, float]]) -> Path
             positions = np.arange(len(networks)) + (index - (len(losses) - 1) / 2) * width
             axis.bar(positions, heights, width, yerr=errors, capsize=3, label=loss)
         for method, name, style in BASELINE_LINES:
-            value = baselines[split].get(method)
+            value = baselines.get(split, {}).get(method)
             if value is not None and math.isfinite(value):
                 axis.axhline(value, color="black", linestyle=style, linewidth=1, label=name)
         axis.set_xticks(np.arange(len(networks)), networks)
         axis.set(title=f"{split} SRCC (mean ± sd over seeds)", ylabel="SRCC")
-    axes[0].set_ylim(*srcc_range(means, sds, baselines))  # differences of hundredths must show
-    axes[1].legend(fontsize=8, loc="lower right")
+    axes[0].set_ylim(*srcc_range(means, sds, baselines, splits))  # differences of hundredths must show
+    axes[-1].legend(fontsize=8, loc="lower right")
     return save_figure(figure, path)
 
 
-def srcc_range(means, sds, baselines: dict[str, dict[str, float]]) -> tuple[float, float]:
+def srcc_range(means, sds, baselines: dict[str, dict[str, float]],
+               splits: Sequence[str] = REPORTED) -> tuple[float, float]:
     """The y range of the plot: every bar end, error bar and baseline line, with a margin."""
-    values = [value for split in ("test", "xtest") for value in (
+    values = [value for split in splits for value in (
         *(means[f"{split}_srcc"] - sds[f"{split}_srcc"]), *(means[f"{split}_srcc"] + sds[f"{split}_srcc"]),
-        *(baselines[split].get(method) for method, _, _ in BASELINE_LINES))
+        *(baselines.get(split, {}).get(method) for method, _, _ in BASELINE_LINES))
         if value is not None and math.isfinite(value)]
     if not values:
         return -1.0, 1.0
@@ -373,7 +446,7 @@ def run_grid(grid: Grid) -> Path:
 
     check_data(grid)
     results = grid.out / RESULTS
-    table = read_results(results)
+    table = read_results(results, grid.has_full())
     types = read_types(grid.out / TYPES)
     check_settings(grid)
     done = {(row.network, row.loss, int(row.seed)) for row in table.itertuples()}
@@ -385,13 +458,14 @@ def run_grid(grid: Grid) -> Path:
     for count, (network, loss, seed) in enumerate(todo, start=1):
         print(f"\n=== cell {count}/{len(todo)}: {network}, {loss}, seed {seed}")
         row, cell_types = run_cell(grid, network, loss, seed)
-        table = pd.concat([table, pd.DataFrame([row])], ignore_index=True) if len(table) else pd.DataFrame([row])
+        table = (pd.concat([table, pd.DataFrame([row])], ignore_index=True) if len(table)
+                 else pd.DataFrame([row], columns=list(table.columns)))
         if cell_types:
             added = pd.DataFrame(cell_types, columns=list(TYPE_COLUMNS))
             types = pd.concat([types, added], ignore_index=True) if len(types) else added
             write_results(grid.out / TYPES, types[list(TYPE_COLUMNS)])  # before results.csv: a cell there is complete
-        write_results(results, table[list(COLUMNS)])
-        print("  " + ", ".join(f"{key} {row[key]:.4f}" for key in COLUMNS[3:]))
+        write_results(results, table[list(table.columns)])
+        print("  " + ", ".join(f"{key} {row[key]:.4f}" for key in table.columns[3:] if key in row))
     if len(table):
         write_reports(grid, table, types)
         print(f"wrote {results}, {grid.out / SUMMARY} and {grid.out / PLOT}")

@@ -7,7 +7,9 @@ photographs, picking its best epoch on the validation photographs, and is
 scored on the test photographs, which neither step saw: on the test file
 (the generator's own distortion code), on the cross-test file (the same
 photographs and labels, distortions made by a second, independent
-implementation) and, as a user would score challenge images, from the test
+implementation), on the test photographs at their own resolution (``full``:
+the ``full_test/`` folder, second implementation, scored in tiles as a user's
+folder is) and, as a user would score challenge images, from the test
 pairs exported as a folder through the NTIRE scoring path.
 
 The labelled sets it reports are a dict by name (:func:`reported_sets`): each
@@ -59,24 +61,33 @@ def data_files(data_dir: Path) -> dict[str, Path]:
 
 def build_data(data_dir: Path, image_size: int, crops_per_image: int, seed: int,
                train_crops_per_image: int | None = None) -> dict[str, Path]:
-    """The built-in set's four files, made once and reused while they match the requested options."""
+    """The built-in set's four files and its two full-resolution folders, made once and reused while
+    they match the requested options (the folders are checked on their own: ``options.json``)."""
     from tqdm import tqdm
 
     from asna.data import synthetic
+    from asna.data.full_resolution import build_full_resolution
 
     files = data_files(data_dir)
     wanted = synthetic.generator_options(image_size, crops_per_image, seed,
                                          synthetic.make_variation(crops_per_image, train_crops_per_image),
                                          synthetic.DEFAULT_JITTER,
                                          synthetic.ALL_TYPES)
-    if synthetic.built_options(data_dir) == wanted:
-        print(f"using the existing {', '.join(str(path) for path in files.values())}")
+
+    def progress(items, total):
+        return tqdm(items, total=total, desc="distorting")
+
+    if synthetic.built_options(data_dir) != wanted:
+        summary = synthetic.create_synthetic(
+            data_dir, image_size=image_size, crops_per_image=crops_per_image, seed=seed,
+            train_crops_per_image=train_crops_per_image, workers=synthetic.default_workers(), full=True,
+            progress=progress)
+        print("\n".join(synthetic.summary_lines(summary, data_dir)))
         return files
-    summary = synthetic.create_synthetic(
-        data_dir, image_size=image_size, crops_per_image=crops_per_image, seed=seed,
-        train_crops_per_image=train_crops_per_image, workers=synthetic.default_workers(),
-        progress=lambda items, total: tqdm(items, total=total, unit="ref", desc="distorting"))
-    print("\n".join(synthetic.summary_lines(summary, data_dir)))
+    print(f"using the existing {', '.join(str(path) for path in files.values())}")
+    for folder in build_full_resolution(data_dir, seed, synthetic.ALL_TYPES, workers=synthetic.default_workers(),
+                                        progress=progress):
+        print(f"{folder.line()} -> {folder.path}/")
     return files
 
 
@@ -143,10 +154,12 @@ class ReportedSet:
                            type_names=None if self.data is not None else self.type_names)
 
     def photographs(self) -> list[str] | None:
-        """The photographs an HDF5 file's references were cut from (None for folders)."""
+        """The photographs an HDF5 file's references were cut from, or a full-resolution folder holds
+        (None for other folders)."""
+        from asna.data.full_resolution import folder_photographs
         from asna.data.synthetic import file_photographs
 
-        return None if self.data is None else file_photographs(self.data)
+        return folder_photographs(self.folder) if self.data is None else file_photographs(self.data)
 
 
 def reported_sets(data_dir: Path) -> dict[str, ReportedSet]:
@@ -154,7 +167,9 @@ def reported_sets(data_dir: Path) -> dict[str, ReportedSet]:
     files = data_files(data_dir)
     return {"test": ReportedSet("the test photographs beside the classic metrics", data=files["test"]),
             "xtest": ReportedSet("the cross-test set (test photographs, a second implementation of the "
-                                 "distortions)", data=files["xtest"])}
+                                 "distortions)", data=files["xtest"]),
+            "full": ReportedSet("the test photographs at their own resolution (second implementation, "
+                                "scored as a folder)", folder=data_dir / "full_test", fit="tile")}
 
 
 def set_reports(metrics_json: dict) -> dict[str, dict]:
@@ -188,7 +203,9 @@ def verdict(reports: dict[str, dict]) -> str:
                 beaten_everywhere = False
                 missed.append(f"{SHORT_NAMES.get(method, method.upper())} on {where}")
     methods = ", ".join(SHORT_NAMES.get(m, m.upper()) for m in METHODS[1:] if m in next(iter(reports.values())))
-    outcome = (f"the network beats {methods} on {' and '.join(reports)}" if beaten_everywhere
+    names = list(reports)
+    where_all = " and ".join(names) if len(names) < 3 else f"{', '.join(names[:-1])} and {names[-1]}"
+    outcome = (f"the network beats {methods} on {where_all}" if beaten_everywhere
                else f"the network does NOT beat {', '.join(missed)}")
     return "SRCC: " + "; ".join(parts) + f" -> {outcome}"
 

@@ -1,9 +1,11 @@
-"""The demo over several training seeds and precisions: mean ± sd of its test and xtest SRCC.
+"""The demo over several training seeds and precisions: mean ± sd of its SRCC on every set it reports.
 
 Trains the demo's attention network once per (precision, seed) on the same
 built-in set (made or reused in --data-dir), each run in OUT/<precision>_seed<k>/,
-and writes OUT/results.csv (a row per run) and OUT/summary.md (mean ± sd per
-precision beside PSNR, SSIM, MS-SSIM, -GMSD and HaarPSI). Runs already finished
+and writes OUT/results.csv (a row per run: SRCC and PLCC on test, xtest and full,
+the test photographs at their own resolution) and OUT/summary.md (mean ± sd per
+precision beside PSNR, SSIM, MS-SSIM, -GMSD and HaarPSI, then per distortion
+type; runs made before a set existed leave its cells empty). Runs already finished
 (their metrics.json exists) are kept, so an interrupted study resumes.
 
 Example: python benchmarks/demo_seeds.py --seeds 3 --precisions mixed_bfloat16,float32

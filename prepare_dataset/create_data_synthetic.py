@@ -1,10 +1,12 @@
 """Build the built-in KADID-style synthetic set (no download needed).
 
 Writes OUT/synthetic_train.h5, synthetic_val.h5 and synthetic_test.h5 (disjoint
-photographs) and synthetic_xtest.h5 (the test references distorted by a second,
-independent implementation of the same types); optionally the train, val and
-test pairs as a challenge-style folder (Ref/, Dis/, labels.txt) and the figure
-of one reference with all its distortions.
+photographs), synthetic_xtest.h5 (the test references distorted by a second,
+independent implementation of the same types) and, unless --no-full, the
+full-resolution check folders OUT/full_val/ and OUT/full_test/ (the validation
+and test photographs at their own size, challenge layout); optionally the
+train, val and test pairs as a challenge-style folder (Ref/, Dis/, labels.txt)
+and the figure of one reference with all its distortions.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from asna.data import synthetic  # noqa: E402
+from asna.data.full_resolution import MAX_SIDE  # noqa: E402
 from asna.errors import UserError, run_cli  # noqa: E402
 
 
@@ -46,6 +49,10 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--jitter", type=float, default=synthetic.DEFAULT_JITTER,
                         help="training distortions: strength drawn within +-JITTER levels (0: exact levels)")
     parser.add_argument("--no-xtest", action="store_true", help="do not write synthetic_xtest.h5")
+    parser.add_argument("--no-full", action="store_true",
+                        help="do not write the full-resolution check folders OUT/full_val/ and OUT/full_test/ "
+                        "(validation and test photographs at their own size, central window of at most "
+                        f"{MAX_SIDE} px; about a minute on 2 cores)")
     parser.add_argument("--seed", type=int, default=0, help="seed of crops and distortions")
     parser.add_argument("--export-images", metavar="DIR2",
                         help="also write DIR2/Ref/A0001.bmp, DIR2/Dis/A0001_TT_LL.bmp, DIR2/labels.txt")
@@ -65,6 +72,10 @@ def check_outputs(args: argparse.Namespace) -> None:
         check_figure_path(args.grid, "--grid")
     if args.out is not None:
         check_writable(Path(args.out) / "synthetic_train.h5", "--out")
+        if not args.no_full:
+            from asna.data.full_resolution import check_targets
+
+            check_targets(args.out)
     if args.export_images is not None:
         check_writable(Path(args.export_images) / "labels.txt", "--export-images")
 
@@ -90,7 +101,7 @@ def main() -> int:
         export_dir=args.export_images, workers=workers, train_crops_per_image=args.train_crops_per_image,
         scale_range=args.scale_range, colour_variation=not args.no_colour_variation,
         native_share=args.native_share, jitter=args.jitter,
-        xtest=not args.no_xtest,
+        xtest=not args.no_xtest, full=not args.no_full,
         progress=lambda items, total: tqdm(items, total=total, unit="ref", desc="distorting"))
     print("\n".join(synthetic.summary_lines(summary, args.out)))
     return 0

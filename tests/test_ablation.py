@@ -121,3 +121,31 @@ def test_plot_range_holds_every_bar_error_bar_and_baseline():
     baselines = {"test": {"gmsd": 0.81, "haarpsi": 0.70, "ms_ssim": float("nan")},
                  "xtest": {"gmsd": 0.9, "haarpsi": None}}
     assert srcc_range(means, sds, baselines) == (0.65, pytest.approx(0.93))
+
+
+def test_a_full_resolution_folder_adds_full_srcc_and_old_results_still_summarise(data_dir, tmp_path, capsys):
+    import shutil
+
+    from asna.ablation import FULL_COLUMNS
+    from asna.data.full_resolution import build_full_resolution
+
+    data = tmp_path / "data"
+    shutil.copytree(data_dir, data)
+    out = tmp_path / "out"
+    run_grid(grid(data, out, losses=("mse",)))  # before the folder: the old columns
+    assert list(pd.read_csv(out / "results.csv").columns) == list(COLUMNS)
+    build_full_resolution(data, type_ids=(1, 11), max_side=32)  # 32 x 32 windows: two 16 px tiles a side
+    run_grid(grid(data, out, losses=("mse", "softrank")))  # one new cell, the old row kept
+    table = pd.read_csv(out / "results.csv")
+    assert list(table.columns) == list(FULL_COLUMNS)
+    assert np.isnan(table["full_srcc"].iloc[0]) and abs(table["full_srcc"].iloc[1]) <= 1
+    summary = (out / "summary.md").read_text()
+    assert "| val SRCC | test SRCC | test PLCC | xtest SRCC | full SRCC | mean above -GMSD (test / xtest / full) |" \
+        in summary
+    old_row = next(line for line in summary.splitlines() if line.startswith("| simple | mse | 1 |"))
+    assert old_row.count("n/a") == 2  # its full SRCC and whether that is above -GMSD's
+    assert "| method | test SRCC | xtest SRCC | full SRCC |" in summary
+    assert "## full: SRCC per distortion type" in summary
+    types = pd.read_csv(out / "types.csv", dtype={"type": str})
+    assert set(types.loc[types["split"] == "full", "type"]) == {"1", "11"}
+    assert (out / "ablation.png").stat().st_size > 0

@@ -53,7 +53,7 @@ def test_build_train_and_evaluate_with_the_scripts(tmp_path):
     # (1) the built-in synthetic set, also exported as a challenge-style folder
     run_step(timings, "create_data_synthetic", "prepare_dataset/create_data_synthetic.py",
              "--out", str(data), "--image-size", "32", "--crops-per-image", "1", "--workers", "1",
-             "--export-images", str(export), cwd=tmp_path)
+             "--export-images", str(export), "--no-full", cwd=tmp_path)
     train_file, val_file, test_file = (data / f"synthetic_{split}.h5" for split in ("train", "val", "test"))
     train_pairs, val_pairs, test_pairs = pair_count(train_file), pair_count(val_file), pair_count(test_file)
     assert train_pairs > 0 and val_pairs > 0 and test_pairs > 0

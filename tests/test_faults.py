@@ -147,7 +147,7 @@ def test_resumed_input_order_is_the_uninterrupted_one(tiny_data, readers):
 
 def preparation(out: Path, *arguments: str, **options) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, str(REPO_ROOT / "prepare_dataset/create_data_synthetic.py"),
-                             "--out", str(out), "--image-size", "64", "--workers", "2", *arguments],
+                             "--out", str(out), "--image-size", "64", "--workers", "2", "--no-full", *arguments],
                             cwd=REPO_ROOT, env=ENVIRONMENT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, **options)
 

@@ -113,3 +113,19 @@ def test_a_killed_seed_continues_its_run_and_a_finished_one_is_not_trained_again
     written = model.stat().st_mtime_ns, (model.parent / "log.csv").read_text()
     assert train_or_continue(config(2), keep_run=True) == model  # finished: only evaluated again
     assert (model.stat().st_mtime_ns, (model.parent / "log.csv").read_text()) == written
+
+
+def test_runs_before_the_full_set_leave_its_column_empty(tmp_path):
+    out = tmp_path / "study"
+    finished_run(out / "float32_seed0", 0.80, 0.82, [0.5], [1.0])  # test and xtest only
+    finished_run(out / "float32_seed1", 0.84, 0.86, [0.5], [1.0])
+    metrics = json.loads((out / "float32_seed1" / "metrics.json").read_text())
+    metrics.update(sets=["test", "xtest", "full"], full=typed_report(0.7, (0.6, 0.8)))
+    (out / "float32_seed1" / "metrics.json").write_text(json.dumps(metrics))
+    summary = run_study(str(tmp_path / "unused"), str(out), "configs/attention_synthetic.txt", 64, 4, 2,
+                        ["float32"], [], "").read_text()
+    table = pd.read_csv(out / "results.csv")
+    assert table["full_srcc"].isna().tolist() == [True, False]
+    assert "| float32 | 2 | 0.5000 ± 0.0000 | 0.8200 ± 0.0283 | 0.8000 ± 0.0283 | 0.8400 ± 0.0283 | " \
+           "0.8300 ± 0.0283 | 0.7000 ± 0.0000 | 0.6800 ± 0.0000 |" in summary
+    assert "| method | test SRCC | xtest SRCC | full SRCC |" in summary

@@ -144,6 +144,7 @@ class Summary:
     skipped_photographs: list[str] = field(default_factory=list)
     xtest_skipped_types: dict[int, str] = field(default_factory=dict)
     seconds: float = 0.0
+    full: list = field(default_factory=list)  # asna.data.full_resolution.FolderSummary per folder written or reused
 
 
 def load_photograph(function: str, index: int | None) -> np.ndarray | None:
@@ -441,9 +442,10 @@ def create_synthetic(out_dir: str | os.PathLike, image_size: int = 288, crops_pe
                      train_crops_per_image: int | None = None,
                      scale_range: tuple[float, float] = DEFAULT_SCALE_RANGE, colour_variation: bool = True,
                      native_share: float = DEFAULT_NATIVE_SHARE,
-                     jitter: float = DEFAULT_JITTER, xtest: bool = True) -> Summary:
-    """Write ``synthetic_{train,val,test}.h5``, ``synthetic_xtest.h5`` (unless ``xtest`` is False) and the
-    optional export folder (train, val and test pairs).
+                     jitter: float = DEFAULT_JITTER, xtest: bool = True, full: bool = False) -> Summary:
+    """Write ``synthetic_{train,val,test}.h5``, ``synthetic_xtest.h5`` (unless ``xtest`` is False), the
+    optional export folder (train, val and test pairs) and, with ``full``, the full-resolution check
+    folders ``full_val/`` and ``full_test/`` (``asna.data.full_resolution``; reused while their options match).
 
     ``progress(iterable, total)`` wraps the per-reference loop (e.g. tqdm).
     """
@@ -492,6 +494,10 @@ def create_synthetic(out_dir: str | os.PathLike, image_size: int = 288, crops_pe
     summary.pairs = {name: writer.count for name, writer in writers.items()}
     summary.photographs = {name: sorted({r.photo for r in references
                                          if r.split == ("test" if name == "xtest" else name)}) for name in names}
+    if full:
+        from asna.data.full_resolution import build_full_resolution
+
+        summary.full = build_full_resolution(out, seed, type_ids, workers=workers, progress=progress)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -545,6 +551,8 @@ def summary_lines(summary: Summary, out_dir: str | os.PathLike) -> list[str]:
         lines.append("skipped photographs: " + ", ".join(summary.skipped_photographs))
     for type_id, why in summary.xtest_skipped_types.items():
         lines.append(f"xtest: type {type_id} skipped ({why})")
+    for folder in summary.full:
+        lines += [folder.line(), f"  -> {folder.path}/"]
     lines.append(f"done in {summary.seconds:.1f} s")
     return lines
 
