@@ -139,7 +139,7 @@ class ReportedSet:
     title: str  # the step line says "evaluating on <title>"
     data: Path | None = None
     folder: Path | None = None
-    fit: str = "center"  # how images other than the network's size are fed in (folders of photographs: tile)
+    fit: str = "center"  # how images other than the network's size are fed in (photographs: auto, whole or tile)
     type_names: str | None = "kadid"  # whose type ids a folder's names carry
 
     def report(self, model: Path, out: Path, prefix: str) -> dict:
@@ -151,7 +151,13 @@ class ReportedSet:
         return run_dataset(None if self.data is None else str(self.data), *folder, [str(model)], "none",
                            self.fit, None, 64, None, str(out / f"{prefix}scatter.png"),
                            str(out / f"{prefix}predictions.csv"), type_plot=str(out / f"{prefix}types.png"),
-                           type_names=None if self.data is not None else self.type_names)
+                           type_names=None if self.data is not None else self.type_names,
+                           classic_cache=str(self.classic_cache()))
+
+    def classic_cache(self) -> Path:
+        """Where the set's classic scores are kept between runs: beside the set, in the data folder."""
+        where = self.data if self.data is not None else self.folder
+        return where.parent / ".classic_scores" / f"{where.name}.json"
 
     def photographs(self) -> list[str] | None:
         """The photographs an HDF5 file's references were cut from, or a full-resolution folder holds
@@ -169,7 +175,7 @@ def reported_sets(data_dir: Path) -> dict[str, ReportedSet]:
             "xtest": ReportedSet("the cross-test set (test photographs, a second implementation of the "
                                  "distortions)", data=files["xtest"]),
             "full": ReportedSet("the test photographs at their own resolution (second implementation, "
-                                "scored as a folder)", folder=data_dir / "full_test", fit="tile")}
+                                "scored as a folder)", folder=data_dir / "full_test", fit="auto")}
 
 
 def set_reports(metrics_json: dict) -> dict[str, dict]:

@@ -417,6 +417,32 @@ def test_folder_report_per_type_figures_through_the_real_path(workspace, script_
     assert cv2.imread(str(tmp_path / "types.png")) is not None
 
 
+def test_classic_scores_are_kept_for_an_unchanged_set_and_recomputed_for_a_changed_one(workspace, script_runs,
+                                                                                       tmp_path, capsys):
+    import cv2
+
+    folder, cache = tmp_path / "cached", tmp_path / "cache" / "scores.json"
+    noisy_typed_folder(folder)
+
+    def run() -> dict:
+        return report.run_dataset(None, str(folder / "Ref"), str(folder / "Dis"), str(folder / "labels.txt"),
+                                  [str(workspace / "models")], "none", "tile", None, 4, None, None, None,
+                                  classic_cache=str(cache))
+
+    first = run()
+    assert cache.is_file() and "classic metrics' scores from" not in capsys.readouterr().out
+    again = run()
+    assert f"classic metrics' scores from {cache}" in capsys.readouterr().out
+    assert json.dumps(again) == json.dumps(first)  # the same report (NaN cells too), the baselines read back
+    # a distorted image replaced by another: the fingerprint changes, the baselines are computed anew
+    changed = sorted((folder / "Dis").glob("*.png"))[0]
+    image = cv2.imread(str(changed))
+    cv2.imwrite(str(changed), 255 - image)
+    third = run()
+    assert "classic metrics' scores from" not in capsys.readouterr().out
+    assert third["psnr"]["srcc"] != first["psnr"]["srcc"]
+
+
 def test_folder_names_without_types_give_one_line(workspace, script_runs, tmp_path, capsys):
     folder = tmp_path / "plain"
     shutil.copytree(workspace / "challenge", folder)

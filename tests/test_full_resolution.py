@@ -173,13 +173,13 @@ def test_create_synthetic_writes_them_only_when_asked(tmp_path, monkeypatch):
     assert any(line.startswith("full_test: 40 pairs from 4 photographs (chelsea 96x96") for line in lines)
 
 
-def test_the_demo_reports_the_test_folder_tiled(tmp_path):
+def test_the_demo_reports_the_test_folder_as_a_user_scores_it(tmp_path):
     from asna.demo import reported_sets
 
     sets = reported_sets(tmp_path)
     assert list(sets) == ["test", "xtest", "full"]
     chosen = sets["full"]
-    assert chosen.folder == tmp_path / "full_test" and chosen.fit == "tile" and chosen.type_names == "kadid"
+    assert chosen.folder == tmp_path / "full_test" and chosen.fit == "auto" and chosen.type_names == "kadid"
     assert chosen.title == ("the test photographs at their own resolution (second implementation, "
                             "scored as a folder)")
     build(tmp_path, type_ids=(1,))

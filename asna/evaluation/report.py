@@ -247,6 +247,7 @@ class LabelledSet:
     sources: list[str] | None  # per pair (HDF5 files); None: the models' own scale
     batches: Batches
     types: PairTypes | None = None  # each pair's distortion type, for the per-type figures
+    files: tuple[str, ...] = ()  # what the pairs are read from (the classic scores' cache fingerprint)
 
     def __post_init__(self) -> None:
         if len(self.names) < 2:
@@ -271,7 +272,7 @@ def hdf5_set(path: str | os.PathLike) -> LabelledSet:
                 block = handle["x"][start:start + batch_size]
                 yield block[:, REFERENCE], block[:, DISTORTED]
 
-    return LabelledSet(str(path), names, references, mos, sources, batches, types)
+    return LabelledSet(str(path), names, references, mos, sources, batches, types, (str(path),))
 
 
 def folder_set(ref_dir: str, dis_dir: str, labels: str, type_names: str | None = None) -> LabelledSet:
@@ -285,17 +286,27 @@ def folder_set(ref_dir: str, dis_dir: str, labels: str, type_names: str | None =
             yield references, distorted
 
     names = [p.name for p in pairs]
+    files = {str(path) for p in pairs for path in (p.reference, p.distorted)} | {str(labels)}
     return LabelledSet(str(dis_dir), names, [p.reference.name for p in pairs], mos, None, batches,
-                       folder_types(names, type_names))
+                       folder_types(names, type_names), tuple(sorted(files)))
 
 
 def score_set(scorer, data: LabelledSet, tta: str, fit: str,
-              scale_source: str | None, pool: str = DEFAULT_POOL) -> dict[str, np.ndarray]:
-    """Model and classic scores of every pair, batch by batch, with a progress bar on a terminal."""
+              scale_source: str | None, pool: str = DEFAULT_POOL,
+              classic_cache: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
+    """Model and classic scores of every pair, batch by batch, with a progress bar on a terminal.
+
+    ``classic_cache``: a file that keeps the classic scores for the next run
+    (``asna.evaluation.classic_cache``); they are computed only when it holds
+    none for this set as it is now.
+    """
     from tqdm import tqdm
 
+    from asna.evaluation import classic_cache as cache
     from asna.evaluation.classic import METHODS as CLASSIC, classic_scores_for_pairs
 
+    stamp = cache.fingerprint(data.names, data.files) if classic_cache else ""
+    cached = cache.read_cache(Path(classic_cache), stamp, CLASSIC) if classic_cache else None
     columns: dict[str, list[np.ndarray]] = {method: [] for method in METHODS}
     done = 0
     with tqdm(total=len(data.names), unit="pair", disable=None) as bar:
@@ -304,12 +315,19 @@ def score_set(scorer, data: LabelledSet, tta: str, fit: str,
             source = scale_source if scale_source or data.sources is None else data.sources[done:done + count]
             columns["model"].append(scorer.score_pairs(references, distorted, tta, source, fit,
                                                        data.names[done:done + count], pool))
-            classic = classic_scores_for_pairs(list(references), list(distorted))
-            for method in CLASSIC:
-                columns[method].append(classic[method])
+            if cached is None:
+                classic = classic_scores_for_pairs(list(references), list(distorted))
+                for method in CLASSIC:
+                    columns[method].append(classic[method])
             done += count
             bar.update(count)
-    return {method: np.concatenate(values) for method, values in columns.items()}
+    if cached is not None:
+        print(f"classic metrics' scores from {classic_cache} (the set is unchanged)")
+        return {"model": np.concatenate(columns["model"]), **cached}
+    scores = {method: np.concatenate(values) for method, values in columns.items()}
+    if classic_cache:
+        cache.write_cache(Path(classic_cache), stamp, {method: scores[method] for method in CLASSIC})
+    return scores
 
 
 def per_pair_columns(data: LabelledSet, predictions: dict[str, np.ndarray]) -> dict[str, Sequence]:
@@ -323,12 +341,14 @@ def run_dataset(data_file: str | None, ref_dir: str | None, dis_dir: str | None,
                 model_paths: Sequence[str] | None, tta: str, fit: str, scale_source: str | None,
                 batch_size: int, json_path: str | None, plot_path: str | None,
                 csv_path: str | None, *, type_plot: str | None = None,
-                type_names: str | None = None, pool: str = DEFAULT_POOL) -> dict[str, dict]:
+                type_names: str | None = None, pool: str = DEFAULT_POOL,
+                classic_cache: str | None = None) -> dict[str, dict]:
     """Everything ``evaluation_dataset.py`` does: check, load, score, report, write.
 
     ``type_plot``: the per-type bar plot's file; ``type_names``: whose type ids a
     folder's names carry (``kadid``, ``tid2008``, ``tid2013``), for their names;
-    ``pool``: how ``fit="tile"`` combines tile scores.
+    ``pool``: how ``fit="tile"`` combines tile scores; ``classic_cache``: see
+    :func:`score_set`.
     """
     from asna.evaluation.folders import check_output_file
     from asna.evaluation.scorer import QualityScorer, check_sources, inspect_models, resolve_fit
@@ -344,7 +364,7 @@ def run_dataset(data_file: str | None, ref_dir: str | None, dis_dir: str | None,
     check_sources(infos, [scale_source] if scale_source or data.sources is None else data.sources)
     fit = resolve_fit(fit, infos)
     scorer = QualityScorer.load(infos, batch_size)
-    predictions = score_set(scorer, data, tta, fit, scale_source, pool)
+    predictions = score_set(scorer, data, tta, fit, scale_source, pool, classic_cache)
     report = build_report(data.mos, predictions, data.sources, data.types)
     pooled = f", pool {pool}" if fit == "tile" else ""
     print(f"{data.where}: {len(infos)} model(s), TTA {tta}, fit {fit}{pooled}")
