@@ -238,7 +238,7 @@ def test_help_says_pooling_is_meaningless_for_whole():
 
 def test_api_defaults_auto_fit_and_the_default_pool(models):
     parameters = inspect.signature(asna.load_metric).parameters
-    assert parameters["fit"].default == "auto" and parameters["pool"].default == DEFAULT_POOL == "mean"
+    assert parameters["fit"].default == "auto" and parameters["pool"].default == DEFAULT_POOL == "worst"
     free = asna.load_metric(models=models["pooled"])
     assert free.fit == "whole" and free.input_size is None and "fit whole;" in repr(free)
     fixed = asna.load_metric(models=models["flatten"], pool="worst")
