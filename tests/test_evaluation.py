@@ -252,7 +252,7 @@ def test_tiled_score_is_the_mean_over_tiles():
     distorted = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
     tiles = list(zip(scoring.cut_tiles(reference, 32, "tile"), scoring.cut_tiles(distorted, 32, "tile")))
     expected = np.mean([quality.score_pairs([r], [d])[0] for r, d in tiles])
-    assert quality.score_pairs([reference], [distorted])[0] == pytest.approx(expected)
+    assert quality.score_pairs([reference], [distorted], pool="mean")[0] == pytest.approx(expected)
     with pytest.raises(UserError, match="a pair must have one size"):
         quality.score_pairs([reference], [distorted[:, :40]])
 
