@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import runpy
 import shutil
 import subprocess
 import sys
@@ -24,7 +23,7 @@ import pytest
 
 from asna.errors import UserError
 from asna.evaluation import classic, folders, report, scorer as scoring, tta
-from conftest import REPO_ROOT, error_lines
+from conftest import REPO_ROOT, error_lines, run_in_process
 
 IMAGE_SIZE = 32
 MEAN, STD = 3.0, 0.5
@@ -357,15 +356,6 @@ def test_multi_source_report_gives_each_source_and_the_pooled_figures(tmp_path):
 
 # ----------------------------------------------------------------------------- scripts run in this process
 
-
-def run_in_process(script: str, arguments: list[str], monkeypatch, capsys, cwd: Path) -> tuple[int, str, str]:
-    """Run a script file in this process (TensorFlow is already loaded): exit code, stdout, stderr."""
-    monkeypatch.chdir(cwd)
-    monkeypatch.setattr(sys, "argv", [script, *arguments])
-    with pytest.raises(SystemExit) as exit_info:
-        runpy.run_path(str(REPO_ROOT / script), run_name="__main__")
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
 
 
 def test_dataset_script_on_a_challenge_folder(workspace, script_runs, monkeypatch, capsys, tmp_path):

@@ -13,8 +13,6 @@ from __future__ import annotations
 import inspect
 import json
 import re
-import runpy
-import sys
 from pathlib import Path
 
 import cv2
@@ -25,7 +23,7 @@ import asna
 from asna import metrics
 from asna.errors import UserError
 from asna.evaluation import DEFAULT_POOL, POOL_METHODS, pooling, scorer as scoring
-from conftest import REPO_ROOT, error_lines, run_script
+from conftest import error_lines, run_in_process, run_script
 
 IMAGE_SIZE = 32
 MEAN, STD = 3.0, 0.5
@@ -182,14 +180,6 @@ def test_whole_fit_is_the_keras_model_on_the_cropped_image(models):
     tiled = quality.score_pairs([first[0]], [first[1]], fit="tile")  # tiles still work for a pooled head
     assert tiled.shape == (1,) and np.isfinite(tiled).all()
 
-
-def run_in_process(script: str, arguments: list[str], monkeypatch, capsys, cwd: Path) -> tuple[int, str, str]:
-    monkeypatch.chdir(cwd)
-    monkeypatch.setattr(sys, "argv", [script, *arguments])
-    with pytest.raises(SystemExit) as exit_info:
-        runpy.run_path(str(REPO_ROOT / script), run_name="__main__")
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
 
 
 def write_pair(folder: Path, reference: np.ndarray, distorted: np.ndarray) -> tuple[str, str]:

@@ -269,11 +269,9 @@ def check_arguments(max_side: int, seed: int, type_ids: Sequence[int], workers: 
     """One-line UserErrors for values the folders cannot be made with."""
     if max_side < MULTIPLE:
         raise UserError(f"full-resolution max side {max_side}: must be {MULTIPLE} or more")
-    if seed < 0:
-        raise UserError(f"--seed {seed}: must be 0 or more")
-    unknown = [t for t in type_ids if t not in BY_ID]
-    if unknown or not type_ids:
-        raise UserError(f"distortion types {unknown or 'none'}: choose from 1-25")
+    from asna.data.synthetic import check_seed_and_types
+
+    check_seed_and_types(seed, type_ids)
     if workers < 1:
         raise UserError(f"--workers {workers}: must be 1 or more")
 

@@ -365,6 +365,11 @@ def check_arguments(image_size: int, crops_per_image: int, variation: Variation,
         raise UserError(f"--native-share {variation.native_share:g}: must be between 0 and 1")
     if not 0.0 <= jitter <= 1.0:
         raise UserError(f"--jitter {jitter:g}: must be between 0 and 1 (levels)")
+    check_seed_and_types(seed, type_ids)
+
+
+def check_seed_and_types(seed: int, type_ids: Sequence[int]) -> None:
+    """One-line UserErrors for a negative seed or unknown distortion types (every built-in file checks them)."""
     if seed < 0:
         raise UserError(f"--seed {seed}: must be 0 or more")
     unknown = [t for t in type_ids if t not in BY_ID]
