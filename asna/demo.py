@@ -8,8 +8,8 @@ scored on the test photographs, which neither step saw: on the test file
 (the generator's own distortion code), on the cross-test file (the same
 photographs and labels, distortions made by a second, independent
 implementation), on the test photographs at their own resolution (``full``:
-the ``full_test/`` folder, second implementation, scored in tiles as a user's
-folder is) and, as a user would score challenge images, from the test
+the ``full_test/`` folder, second implementation, scored as a user's folder is:
+whole images for a pooled head, else tiles) and, as a user would score challenge images, from the test
 pairs exported as a folder through the NTIRE scoring path.
 
 The labelled sets it reports are a dict by name (:func:`reported_sets`): each

@@ -265,6 +265,6 @@ def test_the_benchmark_pools_one_tile_pass_every_way(models, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["tiles"] == 24
     quality = scoring.QualityScorer.from_paths([models["pooled"]])
     pairs, truth = pooling_benchmark.folder_pairs(tmp_path / "val")
-    for fit, name in (("tile", "tile/mean"), ("whole", "whole")):
+    for fit, name in (("tile", f"tile/{DEFAULT_POOL}"), ("whole", "whole")):  # the scorer pools by the default
         scores = folders.score_folder_pairs(quality, pairs, "none", fit, None, progress=False)
         assert result["methods"][name]["srcc"] == pytest.approx(metrics.srcc(truth, scores))
