@@ -50,11 +50,11 @@ def load_metric(models: str | os.PathLike | Sequence[str | os.PathLike] | None =
     them; several form an ensemble (mean score). Default: the model shipped in
     the repository's ``models/`` folder (or its copy in an installed package).
     ``tta``: ``none`` (default), ``flips`` (4 variants) or ``full`` (the 22 of
-    the challenge entry). ``fit``: ``auto`` (default: ``whole`` for free-size
-    models, ``tile`` for the others), ``whole`` (the image in one piece, cropped
-    centrally to multiples of 16; free-size models only), ``tile`` (input-sized
-    tiles that cover the image, pooled by ``pool``) or ``center`` (the central
-    crop). ``pool``: how ``tile`` combines tile scores: ``mean``, ``worst``
+    the challenge entry). ``fit``: ``tile`` (default: input-sized tiles that
+    cover the image, pooled by ``pool``), ``whole`` (the image in one piece,
+    cropped centrally to multiples of 16; free-size models only), ``auto``
+    (``whole`` for free-size models, ``tile`` for the others) or ``center``
+    (the central crop). ``pool``: how ``tile`` combines tile scores: ``mean``, ``worst``
     (mean of the lower half) or ``structure`` (weighted by the reference
     tile's gradient magnitude); see :mod:`asna.evaluation.pooling`.
     ``scale_source``: which standardisation of the sidecar maps scores back,

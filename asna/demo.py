@@ -30,6 +30,7 @@ import cv2
 from asna import metrics
 from asna.config import load_config
 from asna.data.layout import decode_strings, open_pairs
+from asna.evaluation import DEFAULT_FIT
 from asna.evaluation.per_type import wins_line
 from asna.evaluation.report import BY_TYPE, METHODS, SHORT_NAMES
 
@@ -175,7 +176,7 @@ def reported_sets(data_dir: Path) -> dict[str, ReportedSet]:
             "xtest": ReportedSet("the cross-test set (test photographs, a second implementation of the "
                                  "distortions)", data=files["xtest"]),
             "full": ReportedSet("the test photographs at their own resolution (second implementation, "
-                                "scored as a folder)", folder=data_dir / "full_test", fit="auto")}
+                                "scored as a folder)", folder=data_dir / "full_test", fit=DEFAULT_FIT)}
 
 
 def set_reports(metrics_json: dict) -> dict[str, dict]:

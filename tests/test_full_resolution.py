@@ -179,7 +179,7 @@ def test_the_demo_reports_the_test_folder_as_a_user_scores_it(tmp_path):
     sets = reported_sets(tmp_path)
     assert list(sets) == ["test", "xtest", "full"]
     chosen = sets["full"]
-    assert chosen.folder == tmp_path / "full_test" and chosen.fit == "auto" and chosen.type_names == "kadid"
+    assert chosen.folder == tmp_path / "full_test" and chosen.fit == "tile" and chosen.type_names == "kadid"
     assert chosen.title == ("the test photographs at their own resolution (second implementation, "
                             "scored as a folder)")
     build(tmp_path, type_ids=(1,))

@@ -176,9 +176,10 @@ def test_whole_fit_is_the_keras_model_on_the_cropped_image(models):
                 for r, d in crops]
     both = quality.score_pairs([first[0], second[0]], [first[1], second[1]], fit="whole")  # two sizes, one call
     np.testing.assert_allclose(both, expected, rtol=1e-5)
-    np.testing.assert_array_equal(quality.score_pairs([first[0]], [first[1]]), both[:1])  # auto is whole
-    tiled = quality.score_pairs([first[0]], [first[1]], fit="tile")  # tiles still work for a pooled head
-    assert tiled.shape == (1,) and np.isfinite(tiled).all()
+    np.testing.assert_array_equal(quality.score_pairs([first[0]], [first[1]], fit="auto"), both[:1])
+    tiled = quality.score_pairs([first[0]], [first[1]])  # the default: tiles, for a pooled head too
+    np.testing.assert_array_equal(tiled, quality.score_pairs([first[0]], [first[1]], fit="tile"))
+    assert tiled.shape == (1,) and np.isfinite(tiled).all() and tiled[0] != both[0]
 
 
 
@@ -223,14 +224,16 @@ def test_help_says_pooling_is_meaningless_for_whole():
 
     text = " ".join(single_image_parser().format_help().split())
     assert "--pool {mean,worst,structure}" in text and "Meaningless for --fit whole and center" in text
-    assert "--fit {auto,whole,tile,center}" in text and "'auto' (default) is 'whole' for free-size" in text
+    assert "--fit {auto,whole,tile,center}" in text and "'tile' (default) cuts it" in text
+    assert "'auto' is 'whole' for free-size models" in text
 
 
-def test_api_defaults_auto_fit_and_the_default_pool(models):
+def test_api_defaults_tile_fit_and_the_default_pool(models):
     parameters = inspect.signature(asna.load_metric).parameters
-    assert parameters["fit"].default == "auto" and parameters["pool"].default == DEFAULT_POOL == "worst"
-    free = asna.load_metric(models=models["pooled"])
+    assert parameters["fit"].default == "tile" and parameters["pool"].default == DEFAULT_POOL == "worst"
+    free = asna.load_metric(models=models["pooled"], fit="auto")
     assert free.fit == "whole" and free.input_size is None and "fit whole;" in repr(free)
+    assert asna.load_metric(models=models["pooled"]).fit == "tile"
     fixed = asna.load_metric(models=models["flatten"], pool="worst")
     assert fixed.fit == "tile" and "fit tile, pool worst;" in repr(fixed)
     reference, distorted = random_pair(40, 72, 3)

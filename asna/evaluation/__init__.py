@@ -26,22 +26,25 @@ from asna.precision import PRECISIONS
 
 TTA_MODES = ("full", "flips", "none")
 FIT_MODES = ("auto", "whole", "tile", "center")
-DEFAULT_FIT = "auto"
+DEFAULT_FIT = "tile"
+"""Tiles of the size the network trained on, for every network: on the full-resolution validation
+folder they beat the whole image for the shipped recipe's pooled head (docs/evaluation.md#tile-pooling)."""
 POOL_METHODS = ("mean", "worst", "structure")
-DEFAULT_POOL = "worst"  # chosen on the full-resolution validation folder (docs/evaluation.md#tile-pooling)
-"""Chosen on the full-resolution validation folder by ``benchmarks/tile_pooling.py``; the mean until then."""
+DEFAULT_POOL = "worst"
+"""Chosen on the full-resolution validation folder by ``benchmarks/tile_pooling.py`` (the best of the three
+for a flatten and a pooled head)."""
 DEFAULT_MODELS = "models"
 DEFAULT_BATCH_SIZE = 16
 WHOLE_MULTIPLE = 16
 """A free-size network takes sides that are multiples of this (four halvings)."""
 
 FIT_HELP = ("how an image that is not the models' input size is fed to them, never resized: "
-            "'auto' (default) is 'whole' for free-size models (head = pooled) and 'tile' for the others; "
-            "'whole' feeds the image in one piece, its central crop to the largest multiple of "
-            f"{WHOLE_MULTIPLE} per side (free-size models only); "
-            "'tile' cuts it into input-sized tiles that cover the whole image "
+            "'tile' (default) cuts it into input-sized tiles that cover the whole image "
             "(evenly spaced, overlapping where the side is not a multiple of the input size) "
-            "and pools their scores (--pool); 'center' scores the central crop only. An image smaller "
+            "and pools their scores (--pool); 'whole' feeds the image in one piece, its central crop "
+            f"to the largest multiple of {WHOLE_MULTIPLE} per side (free-size models only: head = pooled); "
+            "'auto' is 'whole' for free-size models and 'tile' for the others; "
+            "'center' scores the central crop only. An image smaller "
             "than the input size is an error. An ensemble mixing free-size and fixed-size models "
             "needs --fit tile or center.")
 
