@@ -170,7 +170,8 @@ def run_study(data_dir: str, out_dir: str, config_path: str, image_size: int, cr
                          [*overrides, f"training.precision={precision}", f"training.seed={seed}"],
                          train_crops_per_image, keep_run=True)
                 minutes = (time.perf_counter() - started) / 60
-                atomic_write(run_dir / "minutes.txt", lambda t, m=minutes: t.write_text(f"{m:.2f}\n"))
+                if not (run_dir / "minutes.txt").exists():  # an evaluation run again keeps its training's time
+                    atomic_write(run_dir / "minutes.txt", lambda t, m=minutes: t.write_text(f"{m:.2f}\n"))
             minutes_file = run_dir / "minutes.txt"
             minutes = float(minutes_file.read_text()) if minutes_file.exists() else float("nan")
             reports = set_reports(json.loads((run_dir / "metrics.json").read_text()))
