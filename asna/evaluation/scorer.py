@@ -15,8 +15,9 @@ like a quality score. Several models form an ensemble: each model's score is
 averaged over the TTA variants, mapped back with its own sidecar, and the
 ensemble's score is the mean over models.
 
-Fitting (``fit``): ``auto`` is ``whole`` for free-size models (a pooled head)
-and ``tile`` for fixed-size ones; an ensemble that mixes the two is refused in
+Fitting (``fit``): ``tile``, the default for every model (chosen on the
+full-resolution validation folder), cuts input-sized tiles; ``auto`` is
+``whole`` for free-size models (a pooled head) and ``tile`` for fixed-size ones; an ensemble that mixes the two is refused in
 one line (name ``tile`` or ``center``), since its models would not score the
 same pixels. ``whole`` feeds each image in one piece, its central crop to the
 largest multiple of 16 per side; images of one size share model calls, others
