@@ -45,18 +45,6 @@ def test_each_script_trains_and_leaves_a_loadable_model(tmp_path, tiny_data, net
     assert "validation on 40 pairs: SRCC" in result.stdout
 
 
-def test_resume_continues_the_epoch_count(tmp_path, tiny_data):
-    run = tmp_path / "resume"
-    first = run_script("train_simple.py", "--config", "configs/simple_synthetic.txt",
-                       *tiny_overrides(tiny_data, run, "training.epochs=1"))
-    assert first.returncode == 0, first.stderr[-3000:]
-    again = run_script("train_simple.py", "--config", "configs/simple_synthetic.txt",
-                       *tiny_overrides(tiny_data, run, "training.epochs=3"), "--resume")
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert list(pd.read_csv(run / "log.csv")["epoch"]) == [0, 1, 2]
-    assert "Epoch 2/3" in again.stdout and "Epoch 1/3" not in again.stdout
-
-
 def test_existing_run_is_kept_without_resume_or_overwrite(tmp_path, tiny_data):
     run = tmp_path / "kept"
     run.mkdir()
