@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asna.errors import UserError
-from asna.evaluation.per_type import BY_TYPE, type_label, type_order
+from asna.evaluation.per_type import BY_TYPE, markdown_type_table, mean_sd, type_order
 from asna.evaluation.report import SHORT_NAMES
 from asna.paths import atomic_write, sidecar_path
 
@@ -54,11 +54,14 @@ def read_study(study: Path) -> list[SeedRun]:
     return runs
 
 
+def srcc_over_runs(runs: list[SeedRun], name: str, method: str) -> tuple[float, float, int]:
+    """Mean, sd and count of ``method``'s SRCC on set ``name`` over the runs (baselines are the same in each)."""
+    return mean_sd([run.reports[name][method]["srcc"] for run in runs if name in run.reports])
+
+
 def mean_srcc(runs: list[SeedRun], name: str, method: str) -> float:
-    """The mean SRCC of ``method`` on set ``name`` over the runs (baselines are the same in each)."""
-    values = [run.reports[name][method]["srcc"] for run in runs if name in run.reports]
-    values = [v for v in values if v is not None]
-    return sum(values) / len(values) if values else math.nan
+    """The mean SRCC of ``method`` on set ``name`` over the runs."""
+    return srcc_over_runs(runs, name, method)[0]
 
 
 def shipping_check(runs: list[SeedRun]) -> tuple[bool, list[str]]:
@@ -81,17 +84,14 @@ def chosen_run(runs: list[SeedRun]) -> SeedRun:
 
 
 def _type_lines(report: dict) -> list[str]:
-    """A markdown table of the set's SRCC per type: the network, -GMSD, HaarPSI."""
+    """A markdown table of the set's SRCC per type: the network, -GMSD, HaarPSI (the best in bold)."""
     blocks = report.get(BY_TYPE)
     if not blocks:
         return []
-    lines = ["| type | pairs | network | -GMSD | HaarPSI |", "|---|---:|---:|---:|---:|"]
-    for key in type_order(blocks):
-        block = blocks[key]
-        cells = [block.get(m) for m in ("model", *RIVALS)]
-        lines.append(f"| {type_label(key, block.get('name'))} | {block['pairs']} | "
-                     + " | ".join("n/a" if v is None else f"{v:.3f}" for v in cells) + " |")
-    return lines
+    rows = {key: blocks[key] for key in type_order(blocks)}
+    columns = {title: {key: (block.get(method), None) for key, block in rows.items()}
+               for title, method in (("network", "model"), *((SHORT_NAMES[m], m) for m in RIVALS))}
+    return markdown_type_table(rows, columns, decimals=3)
 
 
 def model_card(runs: list[SeedRun], chosen: SeedRun, check: list[str], command: str, forced: bool) -> str:
@@ -114,9 +114,7 @@ def model_card(runs: list[SeedRun], chosen: SeedRun, check: list[str], command: 
     lines += ["## Figures (SRCC)", "", "| set | network, this seed | network, mean ± sd over seeds | "
               "-GMSD | HaarPSI |", "|---|---:|---:|---:|---:|"]
     for name in sets:
-        values = [run.reports[name]["model"]["srcc"] for run in runs if name in run.reports]
-        mean = sum(values) / len(values)
-        sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+        mean, sd, _ = srcc_over_runs(runs, name, "model")
         report = chosen.reports[name]
         lines.append(f"| {name} | {report['model']['srcc']:.4f} | {mean:.4f} ± {sd:.4f} | "
                      f"{report['gmsd']['srcc']:.4f} | {report['haarpsi']['srcc']:.4f} |")

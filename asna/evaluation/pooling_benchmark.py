@@ -22,7 +22,7 @@ import numpy as np
 from asna import metrics
 from asna.evaluation import POOL_METHODS, pooling
 
-CLASSIC_ROWS = {"-gmsd": ("gmsd", -1.0), "haarpsi": ("haarpsi", 1.0)}
+CLASSIC_ROWS = {"-gmsd": "gmsd", "haarpsi": "haarpsi"}
 
 
 def folder_pairs(folder: str | Path) -> tuple[list, np.ndarray]:
@@ -58,12 +58,13 @@ def classic_columns(pairs: Sequence) -> dict[str, np.ndarray]:
     """-GMSD and HaarPSI of every pair, oriented so that higher is better."""
     from asna.evaluation.classic import classic_scores_for_pairs
     from asna.evaluation.folders import pair_batches
+    from asna.evaluation.report import oriented
 
     columns: dict[str, list[float]] = {row: [] for row in CLASSIC_ROWS}
     for _, references, distorted in pair_batches(pairs, 8):
         values = classic_scores_for_pairs(references, distorted)
-        for row, (method, sign) in CLASSIC_ROWS.items():
-            columns[row].extend(sign * np.asarray(values[method], np.float64))
+        for row, method in CLASSIC_ROWS.items():
+            columns[row].extend(oriented(method, values[method]))
     return {row: np.asarray(values) for row, values in columns.items()}
 
 
