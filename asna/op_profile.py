@@ -76,7 +76,7 @@ def summarize_trace(folder: str | Path, top: int = 12) -> dict[str, Any]:
     def shares(counter: collections.Counter) -> list[tuple[str, float]]:
         return [(name, round(seconds / total, 4)) for name, seconds in counter.most_common(top)]
 
-    return {"op_seconds": round(total, 3), "by_op_type": shares(by_type), "by_stage": shares(by_stage),
+    return {"op_seconds": total, "by_op_type": shares(by_type), "by_stage": shares(by_stage),
             "by_layer": shares(by_layer)}
 
 
