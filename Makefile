@@ -31,7 +31,7 @@ demo: venv
 
 model: venv
 	$(PYTHON) benchmarks/demo_seeds.py --config configs/attention_built_in.txt --data-dir data/synthetic_built_in \
-		--train-crops-per-image 32 --seeds 3 --out runs/built_in_seeds
+		--train-crops-per-image 64 --seeds 3 --out runs/built_in_seeds
 	$(PYTHON) ship_model.py --study runs/built_in_seeds --out models
 
 clean-demo:

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from asna.errors import run_cli  # noqa: E402
 
 MAKE_MODEL = ("python benchmarks/demo_seeds.py --config configs/attention_built_in.txt "
-              "--data-dir data/synthetic_built_in --train-crops-per-image 32 --seeds 3 --out runs/built_in_seeds")
+              "--data-dir data/synthetic_built_in --train-crops-per-image 64 --seeds 3 --out runs/built_in_seeds")
 
 
 def main() -> int:

@@ -157,15 +157,16 @@ def cell_config(grid: Grid, network: str, loss: str, seed: int) -> Config:
 
 
 def score_folder(model_path: Path, folder: Path, batch_size: int = 64):
-    """The model's scores of a labelled challenge folder's pairs, in tiles (as users score photographs),
-    and the folder (``LabelledSet``: MOS, KADID types from the names)."""
+    """The model's scores of a labelled challenge folder's pairs, fed in as users score photographs
+    (the scripts' default fit and pooling), and the folder (``LabelledSet``: MOS, KADID types from the names)."""
+    from asna.evaluation import DEFAULT_FIT
     from asna.evaluation.report import folder_set
     from asna.evaluation.scorer import QualityScorer
 
     data = folder_set(str(folder / "Ref"), str(folder / "Dis"), str(folder / "labels.txt"), "kadid")
     scorer = QualityScorer.from_paths([model_path], batch_size)
     names = iter(data.names)
-    scores = [scorer.score_pairs(references, distorted, "none", None, "tile",
+    scores = [scorer.score_pairs(references, distorted, "none", None, DEFAULT_FIT,
                                  [next(names) for _ in references])
               for references, distorted in data.batches(batch_size)]
     return np.concatenate(scores), data

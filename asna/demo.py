@@ -8,8 +8,8 @@ scored on the test photographs, which neither step saw: on the test file
 (the generator's own distortion code), on the cross-test file (the same
 photographs and labels, distortions made by a second, independent
 implementation), on the test photographs at their own resolution (``full``:
-the ``full_test/`` folder, second implementation, scored as a user's folder is:
-whole images for a pooled head, else tiles) and, as a user would score challenge images, from the test
+the ``full_test/`` folder, second implementation, scored as a user's folder is by
+default: tiles of the network's size, pooled by the worse half) and, as a user would score challenge images, from the test
 pairs exported as a folder through the NTIRE scoring path.
 
 The labelled sets it reports are a dict by name (:func:`reported_sets`): each
@@ -220,12 +220,12 @@ def verdict(reports: dict[str, dict]) -> str:
 def train_or_continue(config, keep_run: bool) -> Path:
     """Train from the start, or (``keep_run``) continue the folder's run: resume it, or reuse it when it
     has finished, so a seed study killed during training or evaluation loses no finished epoch."""
-    from asna.run_state import RunFiles, read_state
+    from asna.run_state import RunFiles, read_state, run_finished
     from asna.training import train
 
     files = RunFiles(config.training.model_path)
     state = read_state(files.backup) if keep_run else None
-    if state is not None and state.epochs >= config.training.epochs and files.model.is_file():
+    if run_finished(state, config.training.epochs) and files.model.is_file():
         print(f"training finished before ({state.epochs} epochs): evaluating {files.model}")
         return files.model
     resume = state is not None and state.epochs > 0

@@ -71,6 +71,11 @@ def read_state(folder: str | os.PathLike) -> RunState | None:
     return state
 
 
+def run_finished(state: RunState | None, epochs: int) -> bool:
+    """Whether a saved run has trained all of its ``epochs`` (so resuming it has nothing left to do)."""
+    return state is not None and state.epochs >= epochs
+
+
 def write_state(folder: str | os.PathLike, state: RunState) -> None:
     """Replace ``state.json`` atomically, then drop weights files it no longer names."""
     folder = Path(folder)
@@ -169,7 +174,7 @@ def check_training_run(config: Any, files: RunFiles, resume: bool, overwrite: bo
         if changed:
             raise UserError(f"{backup}: the saved run has another [model] ({', '.join(changed)} differ); "
                             f"resume with the saved config.txt or start again with --overwrite")
-        if state.epochs >= training.epochs:
+        if run_finished(state, training.epochs):
             raise UserError(f"{backup}: the run has already finished {state.epochs} epoch(s); "
                             f"raise training.epochs above {state.epochs} to go on")
     elif keeps_a_run(files, state):

@@ -99,10 +99,12 @@ def model_card(runs: list[SeedRun], chosen: SeedRun, check: list[str], command: 
     config = (chosen.folder / "config.txt").read_text() if (chosen.folder / "config.txt").is_file() else ""
     sets = list(chosen.reports)
     lines = [f"# {MODEL_NAME}: the model shipped with the project", "",
-             "The attention Siamese-difference network with the pooled head (fully convolutional: it scores "
-             "a whole photograph at once), trained on the built-in synthetic set. The evaluation scripts and "
-             "`asna.load_metric()` use it when no `--models` / `models=` is given. Scores are on the "
-             "built-in set's MOS scale (KADID-10k's per-condition means, 1-5): higher is better.", "",
+             "The attention Siamese-difference network with the pooled head (fully convolutional), trained "
+             "on the built-in synthetic set. The evaluation scripts and `asna.load_metric()` use it when no "
+             "`--models` / `models=` is given; by default they cut a photograph into tiles of the network's "
+             "size and pool the tile scores by the worse half (`--fit whole` feeds it whole, which scored "
+             "lower on the test photographs). Scores are on the built-in set's MOS scale (KADID-10k's "
+             "per-condition means, 1-5): higher is better.", "",
              "## How it was made", "",
              f"Command: `{command}` (three training seeds, then `python ship_model.py`). "
              f"Shipped: training seed {chosen.seed}, the best validation SRCC ({chosen.val_srcc:.4f}) of the "
@@ -120,14 +122,17 @@ def model_card(runs: list[SeedRun], chosen: SeedRun, check: list[str], command: 
                      f"{report['gmsd']['srcc']:.4f} | {report['haarpsi']['srcc']:.4f} |")
     lines += ["", "test: the four test photographs' 64 px crops, main distortion generator; xtest: the same "
               "crops, a second implementation of the distortions; full: the test photographs at their own "
-              "resolution (central window of at most 640 px), second implementation, scored as a folder.", ""]
+              "resolution (central window of at most 640 px), second implementation, scored as a folder in "
+              "tiles pooled by the worse half. Every figure is without test-time augmentation (`--tta none`).",
+              ""]
     for name in sets:
         table = _type_lines(chosen.reports[name])
         if table:
             lines += [f"### {name}, per distortion type (this seed)", "", *table, ""]
     lines += ["## What it is not", "",
               "* It never saw a human rating of a real photograph: its labels are KADID-10k's mean opinion "
-              "score per (distortion type, level), given to synthetic distortions of 17 bundled photographs.",
+              "score per (distortion type, level), given to synthetic distortions of 10 training photographs "
+              "that come with scikit-image (3 more chose the epoch, 4 others are the test photographs).",
               "* Its test photographs are four, its distortions the 25 KADID types at five levels: figures on "
               "other content, other distortions (real camera noise, GAN artefacts) or other label scales "
               "are not claims this card makes.",

@@ -92,7 +92,7 @@ def run(model: str, folder: str, tta: str = "none", batch_size: int = 16, whole:
         classic: bool = False, json_path: str | None = None) -> dict:
     """Everything ``benchmarks/tile_pooling.py`` does: score once, pool every way, print, write."""
     from asna.evaluation.folders import check_output_file, pair_batches
-    from asna.evaluation.report import _json_safe as json_safe, write_json
+    from asna.evaluation.report import json_safe, write_json
     from asna.evaluation.scorer import QualityScorer, check_sources, inspect_models
 
     if json_path:

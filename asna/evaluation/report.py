@@ -155,9 +155,10 @@ def format_types(report: dict[str, dict], types: PairTypes | None) -> str:
 # ----------------------------------------------------------------------------- files
 
 
-def _json_safe(value):
+def json_safe(value):
+    """``value`` with every non-finite float (in nested dicts) as None, which JSON writes as null."""
     if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
+        return {key: json_safe(item) for key, item in value.items()}
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
@@ -165,7 +166,7 @@ def _json_safe(value):
 
 def write_json(path: str | os.PathLike, report: dict[str, dict]) -> Path:
     """The report as JSON (NaN written as null)."""
-    text = json.dumps(_json_safe(report), indent=2) + "\n"
+    text = json.dumps(json_safe(report), indent=2) + "\n"
     return atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
