@@ -1,0 +1,125 @@
+"""BatchNorm's training pass on bfloat16 maps, three ways, timed against each other.
+
+In a bfloat16 training step of the attention network at 288 px, BatchNorm and the
+float32 copies of its maps around TensorFlow's fused kernel take about a third of
+the op time (docs/benchmarks.md). This module holds the candidates for that pass
+so one benchmark (``benchmarks/batch_norm_variants.py``) can time them on one map
+and a test can check they compute the same thing:
+
+* ``float32_copies``: what ``FusedBatchNormalization`` does in training: cast the
+  map to float32, TensorFlow's fused kernel, cast back (and the same in the gradient);
+* ``half_kernel``: the fused kernel fed the bfloat16 map directly (float32 statistics
+  inside), no copies;
+* ``xla_pass``: the statistics, normalisation and gradient written out in float32
+  and compiled by XLA into passes over the bfloat16 map, with a custom gradient.
+
+Each returns the output, the input gradient and the gradients of gamma and beta.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable
+
+VARIANTS = ("float32_copies", "half_kernel", "xla_pass")
+EPSILON = 1e-3
+
+
+def _xla_functions() -> tuple[Callable, Callable]:
+    import tensorflow as tf
+
+    @tf.function(jit_compile=True)
+    def forward(x, gamma, beta):
+        values = tf.cast(x, tf.float32)
+        mean = tf.reduce_mean(values, axis=[0, 1, 2])
+        variance = tf.reduce_mean(tf.square(values - mean), axis=[0, 1, 2])
+        scale = gamma * tf.math.rsqrt(variance + EPSILON)
+        return tf.cast((values - mean) * scale + beta, x.dtype), mean, variance
+
+    @tf.function(jit_compile=True)
+    def backward(x, upstream, gamma, mean, variance):
+        values, grads = tf.cast(x, tf.float32), tf.cast(upstream, tf.float32)
+        inverse = tf.math.rsqrt(variance + EPSILON)
+        normalised = (values - mean) * inverse
+        count = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), tf.float32)
+        beta_grad = tf.reduce_sum(grads, axis=[0, 1, 2])
+        gamma_grad = tf.reduce_sum(grads * normalised, axis=[0, 1, 2])
+        input_grad = (gamma * inverse / count) * (count * grads - beta_grad - normalised * gamma_grad)
+        return tf.cast(input_grad, x.dtype), gamma_grad, beta_grad
+
+    return forward, backward
+
+
+def training_pass(variant: str) -> Callable:
+    """A traced function ``(x, upstream, gamma, beta) -> (y, dx, dgamma, dbeta)`` for ``variant``."""
+    import tensorflow as tf
+
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
+    if variant == "xla_pass":
+        forward, backward = _xla_functions()
+
+        @tf.function
+        def fused(x, upstream, gamma, beta):
+            y, mean, variance = forward(x, gamma, beta)
+            return (y, *backward(x, upstream, gamma, mean, variance))
+        return fused
+
+    copies = variant == "float32_copies"
+
+    @tf.function
+    def kernel(x, upstream, gamma, beta):
+        with tf.GradientTape() as tape:
+            tape.watch([x, gamma, beta])
+            inputs = tf.cast(x, tf.float32) if copies else x
+            y, _, _ = tf.compat.v1.nn.fused_batch_norm(
+                inputs, gamma, beta, mean=tf.zeros_like(gamma), variance=tf.ones_like(gamma),
+                epsilon=EPSILON, is_training=True, exponential_avg_factor=0.01)
+            y = tf.cast(y, x.dtype)
+        return (y, *tape.gradient(y, [x, gamma, beta], output_gradients=upstream))
+    return kernel
+
+
+def example_inputs(shape: tuple[int, int, int, int], seed: int = 0) -> tuple:
+    """A bfloat16 map, an upstream gradient of its shape, and float32 gamma and beta."""
+    import tensorflow as tf
+
+    generator = tf.random.Generator.from_seed(seed)
+    x = tf.cast(generator.normal(shape), tf.bfloat16)
+    upstream = tf.cast(generator.normal(shape), tf.bfloat16)
+    channels = shape[-1]
+    return x, upstream, generator.uniform((channels,)) + 0.5, generator.normal((channels,))
+
+
+def time_variants(shape: tuple[int, int, int, int], rounds: int = 3, repeats: int = 5) -> dict[str, dict]:
+    """Each variant's median wall and CPU seconds per pass, timed in turn (A B C A B C ...)."""
+    inputs = example_inputs(shape)
+    passes = {variant: training_pass(variant) for variant in VARIANTS}
+    for function in passes.values():  # trace and compile outside the timing
+        [tensor.numpy() for tensor in function(*inputs)]
+    times: dict[str, dict[str, list[float]]] = {v: {"wall_s": [], "cpu_s": []} for v in VARIANTS}
+    for _ in range(rounds):
+        for variant, function in passes.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            for _ in range(repeats):
+                [tensor.numpy() for tensor in function(*inputs)]
+            times[variant]["wall_s"].append((time.perf_counter() - wall) / repeats)
+            times[variant]["cpu_s"].append((time.process_time() - cpu) / repeats)
+    return {variant: {key: statistics.median(values) for key, values in figures.items()}
+            for variant, figures in times.items()}
+
+
+def largest_differences(shape: tuple[int, int, int, int]) -> dict[str, dict[str, float]]:
+    """Per variant, the largest absolute difference of each result from ``float32_copies``'s."""
+    import tensorflow as tf
+
+    inputs = example_inputs(shape)
+    reference = training_pass("float32_copies")(*inputs)
+    names = ("y", "dx", "dgamma", "dbeta")
+    out = {}
+    for variant in VARIANTS[1:]:
+        results = training_pass(variant)(*inputs)
+        out[variant] = {name: float(tf.reduce_max(tf.abs(tf.cast(a, tf.float32) - tf.cast(b, tf.float32))))
+                        for name, a, b in zip(names, results, reference)}
+    return out
