@@ -92,12 +92,22 @@ def example_inputs(shape: tuple[int, int, int, int], seed: int = 0) -> tuple:
     return x, upstream, generator.uniform((channels,)) + 0.5, generator.normal((channels,))
 
 
-def time_variants(shape: tuple[int, int, int, int], rounds: int = 3, repeats: int = 5) -> dict[str, dict]:
-    """Each variant's median wall and CPU seconds per pass, timed in turn (A B C A B C ...)."""
+RESULTS = ("y", "dx", "dgamma", "dbeta")
+
+
+def compare_variants(shape: tuple[int, int, int, int], rounds: int = 3, repeats: int = 5
+                     ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """Each variant traced once; returns its median wall and CPU seconds per pass, timed in turn
+    (A B C A B C ...), and, for all but the default, the largest absolute difference of each result
+    (``RESULTS``) from ``float32_copies``'s."""
+    import tensorflow as tf
+
     inputs = example_inputs(shape)
     passes = {variant: training_pass(variant) for variant in VARIANTS}
-    for function in passes.values():  # trace and compile outside the timing
-        [tensor.numpy() for tensor in function(*inputs)]
+    first = {variant: function(*inputs) for variant, function in passes.items()}  # traced outside the timing
+    differences = {variant: {name: float(tf.reduce_max(tf.abs(tf.cast(a, tf.float32) - tf.cast(b, tf.float32))))
+                             for name, a, b in zip(RESULTS, first[variant], first[VARIANTS[0]])}
+                   for variant in VARIANTS[1:]}
     times: dict[str, dict[str, list[float]]] = {v: {"wall_s": [], "cpu_s": []} for v in VARIANTS}
     for _ in range(rounds):
         for variant, function in passes.items():
@@ -106,20 +116,6 @@ def time_variants(shape: tuple[int, int, int, int], rounds: int = 3, repeats: in
                 [tensor.numpy() for tensor in function(*inputs)]
             times[variant]["wall_s"].append((time.perf_counter() - wall) / repeats)
             times[variant]["cpu_s"].append((time.process_time() - cpu) / repeats)
-    return {variant: {key: statistics.median(values) for key, values in figures.items()}
-            for variant, figures in times.items()}
-
-
-def largest_differences(shape: tuple[int, int, int, int]) -> dict[str, dict[str, float]]:
-    """Per variant, the largest absolute difference of each result from ``float32_copies``'s."""
-    import tensorflow as tf
-
-    inputs = example_inputs(shape)
-    reference = training_pass("float32_copies")(*inputs)
-    names = ("y", "dx", "dgamma", "dbeta")
-    out = {}
-    for variant in VARIANTS[1:]:
-        results = training_pass(variant)(*inputs)
-        out[variant] = {name: float(tf.reduce_max(tf.abs(tf.cast(a, tf.float32) - tf.cast(b, tf.float32))))
-                        for name, a, b in zip(names, results, reference)}
-    return out
+    medians = {variant: {key: statistics.median(values) for key, values in figures.items()}
+               for variant, figures in times.items()}
+    return medians, differences

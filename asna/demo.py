@@ -9,8 +9,9 @@ scored on the test photographs, which neither step saw: on the test file
 photographs and labels, distortions made by a second, independent
 implementation), on the test photographs at their own resolution (``full``:
 the ``full_test/`` folder, second implementation, scored as a user's folder is by
-default: tiles of the network's size, pooled by the worse half) and, as a user would score challenge images, from the test
-pairs exported as a folder through the NTIRE scoring path.
+default: tiles of the network's size, pooled by the worse half) and, as a user
+would score challenge images, from the test pairs exported as a folder through
+the NTIRE scoring path.
 
 The labelled sets it reports are a dict by name (:func:`reported_sets`): each
 gets the full report (every method's figures, pooled and per distortion type),

@@ -31,12 +31,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds (default 3)")
     parser.add_argument("--repeats", type=positive_int, default=5, help="passes per timed call (default 5)")
     arguments = parser.parse_args()
-    from asna.batch_norm_timing import largest_differences, time_variants
+    from asna.batch_norm_timing import compare_variants
+    from asna.benchmarking import describe_device
 
     shape = (arguments.batch, arguments.size, arguments.size, arguments.channels)
-    times = time_variants(shape, arguments.rounds, arguments.repeats)
-    differences = largest_differences(shape)
-    print(f"BatchNorm training pass on a bfloat16 {'x'.join(map(str, shape))} map; load average "
+    times, differences = compare_variants(shape, arguments.rounds, arguments.repeats)
+    print(f"{describe_device()}; BatchNorm training pass on a bfloat16 {'x'.join(map(str, shape))} map; load average "
           f"{os.getloadavg()[0]:.2f}; medians of {arguments.rounds} rounds of {arguments.repeats}")
     print("| variant | wall ms | CPU ms | largest |y - default| | largest |dx - default| |")
     print("|---|---:|---:|---:|---:|")

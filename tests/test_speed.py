@@ -204,20 +204,20 @@ def test_op_profile_sums_op_time_by_type_and_names_layers():
 
 
 def test_batch_norm_training_variants_compute_what_the_default_path_does():
-    from asna.batch_norm_timing import VARIANTS, example_inputs, largest_differences, training_pass
+    from asna.batch_norm_timing import VARIANTS, compare_variants, example_inputs, training_pass
 
     shape = (2, 8, 8, 4)
-    x, _, _, _ = example_inputs(shape)
+    x, upstream, gamma, beta = example_inputs(shape)
     values = tf.cast(x, tf.float32)
-    y, dx, dgamma, dbeta = training_pass("float32_copies")(*example_inputs(shape))
+    y, dx, dgamma, dbeta = training_pass("float32_copies")(x, upstream, gamma, beta)
     assert y.dtype == tf.bfloat16 and dx.dtype == tf.bfloat16
     # the default path normalises each channel: mean 0 and variance 1 before gamma and beta
-    _, _, gamma, beta = example_inputs(shape)
     normalised = (tf.cast(y, tf.float32) - beta) / gamma
     np.testing.assert_allclose(tf.reduce_mean(normalised, [0, 1, 2]), 0, atol=0.02)
     np.testing.assert_allclose(tf.math.reduce_variance(normalised, [0, 1, 2]), 1, atol=0.05)
     assert float(tf.math.reduce_std(values)) > 0.5  # a real map, not a constant
-    gaps = largest_differences(shape)
+    times, gaps = compare_variants(shape, rounds=1, repeats=1)
+    assert list(times) == list(VARIANTS) and all(t["wall_s"] > 0 for t in times.values())
     assert list(gaps) == list(VARIANTS[1:])
     for variant, gap in gaps.items():
         # within a bfloat16 rounding step of the largest output and input gradient
