@@ -1,8 +1,8 @@
 """Switches for the faster code paths, so a benchmark can time each one against the code before it.
 
 Every path here computes what the code before it computed: the same numbers
-bit for bit, or (``half_batch_norm_inference``) the same float32 formula in
-another order, rounded once to the half type as before. They are all on; the
+bit for bit, or (``half_batch_norm_inference``, ``half_batch_norm_training``) the
+same float32 formula in another order, rounded once to the half type as before. They are all on; the
 benchmarks (``--old-path NAME``, ``benchmarks/speed_comparison.py``) turn one
 off in a fresh process to measure what it brings, and tests/test_speed.py
 compares each with the code before it.
@@ -33,6 +33,9 @@ class SpeedPaths:
     """``|f_ref - f_dis|`` and its gradient in bfloat16/float16 each as one XLA-fused pass (bit-identical)."""
     half_batch_norm_inference: bool = True
     """BatchNorm at inference in bfloat16/float16: one fused pass, no float32 copies of the maps."""
+    half_batch_norm_training: bool = True
+    """BatchNorm in training on bfloat16 maps of 16k channels on a CPU: oneDNN's kernel reads them
+    directly (float32 statistics inside), no float32 copies around it."""
     shared_lab_tta: bool = True
     """TTA's 15 lightness variants from one RGB -> Lab conversion per image (bit-identical)."""
     prefetch_tta: bool = True

@@ -35,6 +35,98 @@ def _fuse(inputs: Any, switch: bool) -> bool:
     return None not in per_image and math.prod(per_image) >= speed_paths.FUSE_MIN_ELEMENTS
 
 
+ONEDNN_HALF_CHANNELS = 16
+"""oneDNN's vectorised BatchNorm takes bfloat16 maps whose channels are a multiple of this; others
+go to its scalar code, 10-20x slower than the float32 copies (docs/benchmarks.md)."""
+
+
+@functools.lru_cache(maxsize=None)
+def _cpu_only() -> bool:
+    import tensorflow as tf
+
+    return not tf.config.list_physical_devices("GPU")
+
+
+def _grouped_kernel_trains(inputs: Any) -> bool:
+    """Whether BatchNorm in training runs on a bfloat16 map with fewer channels through the
+    16-channel view (:func:`grouped_batch_norm_training`): channels dividing 16, rows of whole
+    groups, a large map of known size (its gradient is an XLA-fused pass, as ``_fuse``'s)."""
+    channels, width = inputs.shape[-1], inputs.shape[-2]
+    return (_fuse(inputs, PATHS.half_batch_norm_training) and _cpu_only()
+            and keras.backend.standardize_dtype(inputs.dtype) == "bfloat16"
+            and ONEDNN_HALF_CHANNELS % channels == 0 and (width * channels) % ONEDNN_HALF_CHANNELS == 0)
+
+
+def grouped_batch_norm_training(inputs: Any, gamma: Any, beta: Any, epsilon: float
+                                ) -> tuple[Any, Any, Any, Any]:
+    """BatchNorm's training pass on a bfloat16 NHWC map of C channels (C dividing 16), by oneDNN's
+    16-channel kernels: returns the output, the batch mean and (biased) variance and the count.
+
+    The map is viewed as rows of 16 "channels" (16 / C neighbouring pixels), a free reshape.
+    The kernel's statistics of those 16 are combined into C exact means and variances; the
+    normalisation is the kernel's inference pass with them; the gradient takes the kernel's
+    per-channel sums and computes the input gradient in one fused pass. The same float32
+    formulas as the fused kernel on a float32 copy, without the copies (speed_paths).
+    """
+    import tensorflow as tf
+
+    channels, groups = inputs.shape[-1], ONEDNN_HALF_CHANNELS // inputs.shape[-1]
+    shape = tf.shape(inputs)
+    view = (shape[0], shape[1], -1, ONEDNN_HALF_CHANNELS)
+    grouped = tf.reshape(inputs, view)
+    per_group = tf.cast(tf.reduce_prod(tf.shape(grouped)[:-1]), tf.float32)
+    ones, zeros = tf.ones((ONEDNN_HALF_CHANNELS,)), tf.zeros((ONEDNN_HALF_CHANNELS,))
+    _, group_mean, group_variance = tf.compat.v1.nn.fused_batch_norm(
+        grouped, ones, zeros, mean=zeros, variance=ones, epsilon=epsilon, is_training=True,
+        exponential_avg_factor=1.0)
+    group_mean = tf.reshape(group_mean, (groups, channels))
+    group_variance = tf.reshape(group_variance, (groups, channels)) * ((per_group - 1) / per_group)
+    mean = tf.stop_gradient(tf.reduce_mean(group_mean, axis=0))
+    variance = tf.stop_gradient(tf.reduce_mean(group_variance + tf.square(group_mean - mean), axis=0))
+    count = per_group * groups
+
+    def tiled(values):
+        return tf.tile(values, [groups])
+
+    @tf.custom_gradient
+    def normalise(inputs, gamma, beta):
+        grouped = tf.reshape(inputs, view)
+        outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
+            grouped, tiled(gamma), tiled(beta), mean=tiled(mean), variance=tiled(variance),
+            epsilon=epsilon, is_training=False)
+
+        def gradient(upstream):
+            _, gamma_sums, beta_sums, _, _ = tf.raw_ops.FusedBatchNormGradV3(
+                y_backprop=tf.reshape(upstream, view), x=grouped, scale=tiled(gamma),
+                reserve_space_1=tiled(mean), reserve_space_2=tiled(variance),
+                reserve_space_3=tf.zeros((0,)), epsilon=epsilon, data_format="NHWC", is_training=False)
+            gamma_grad = tf.reduce_sum(tf.reshape(gamma_sums, (groups, channels)), axis=0)
+            beta_grad = tf.reduce_sum(tf.reshape(beta_sums, (groups, channels)), axis=0)
+            inverse = tf.math.rsqrt(variance + epsilon)
+            scale = gamma * inverse
+            # dx = scale * (dy - (beta_grad + x_hat * gamma_grad) / count), x_hat = (x - mean) * inverse
+            slope = -scale * inverse * gamma_grad / count
+            offset = -scale * (beta_grad - mean * inverse * gamma_grad) / count
+            input_grad = _compiled("batch_norm_gradient")(upstream, inputs, scale, slope, offset)
+            return input_grad, gamma_grad, beta_grad
+        return tf.reshape(outputs, shape), gradient
+
+    return normalise(inputs, gamma, beta), mean, variance, count
+
+
+def _half_kernel_trains(inputs: Any) -> bool:
+    """Whether BatchNorm in training feeds this map to the kernel as it is (speed_paths).
+
+    Only bfloat16 maps with a multiple of ``ONEDNN_HALF_CHANNELS`` channels on a
+    CPU: there oneDNN's kernel reads them with float32 statistics inside, 2-3x
+    faster than copying the map to float32 and back. GPUs keep the copies (not
+    measured there).
+    """
+    return (PATHS.half_batch_norm_training and _cpu_only()
+            and keras.backend.standardize_dtype(inputs.dtype) == "bfloat16"
+            and inputs.shape[-1] is not None and inputs.shape[-1] % ONEDNN_HALF_CHANNELS == 0)
+
+
 @functools.lru_cache(maxsize=None)
 def _compiled(name: str) -> Callable:
     """One XLA-compiled TensorFlow function per name, made on first use.
@@ -58,8 +150,14 @@ def _compiled(name: str) -> Callable:
         factor = gamma * tf.math.rsqrt(variance + epsilon)
         return tf.cast(tf.cast(inputs, tf.float32) * factor + (beta - mean * factor), inputs.dtype)
 
+    def batch_norm_gradient(upstream, inputs, scale, slope, offset):
+        # BatchNorm's input gradient, affine per channel in upstream and inputs
+        # once the sums are known (grouped_batch_norm_training)
+        values = tf.cast(upstream, tf.float32) * scale + tf.cast(inputs, tf.float32) * slope + offset
+        return tf.cast(values, inputs.dtype)
+
     functions = {"difference": difference, "difference_gradient": difference_gradient,
-                 "batch_norm_inference": batch_norm_inference}
+                 "batch_norm_inference": batch_norm_inference, "batch_norm_gradient": batch_norm_gradient}
     return tf.function(functions[name], jit_compile=True)
 
 
@@ -176,8 +274,18 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             outputs = _compiled("batch_norm_inference")(
                 inputs, gamma, beta, moving_mean, moving_variance, float(self.epsilon))
             return ops.cast(outputs, self.compute_dtype)
-        x = ops.cast(inputs, "float32")
-        if training and self.trainable:
+        train = training and self.trainable
+        if train and _grouped_kernel_trains(inputs):
+            outputs, mean, variance, count = grouped_batch_norm_training(inputs, gamma, beta, self.epsilon)
+            factor = 1.0 - self.momentum  # the fused kernel's update, with the unbiased variance
+            self.moving_mean.assign(ops.cast((1 - factor) * moving_mean + factor * mean,
+                                             self.moving_mean.dtype))
+            self.moving_variance.assign(ops.cast(
+                (1 - factor) * moving_variance + factor * variance * count / (count - 1),
+                self.moving_variance.dtype))
+            return ops.cast(outputs, self.compute_dtype)
+        x = inputs if train and _half_kernel_trains(inputs) else ops.cast(inputs, "float32")
+        if train:
             outputs, new_mean, new_variance = tf.compat.v1.nn.fused_batch_norm(
                 x, gamma, beta, mean=moving_mean, variance=moving_variance,
                 epsilon=self.epsilon, is_training=True,
