@@ -118,8 +118,8 @@ def test_half_batch_norm_training_matches_the_float32_copies(fuse_small_maps, ch
         return [np.asarray(tf.cast(t, tf.float32)) for t in (out, *grads)] + [
             np.asarray(v) for v in (layer.moving_mean, layer.moving_variance)]
 
-    taken = layers._half_kernel_trains(maps) if channels == 16 else layers._grouped_kernel_trains(maps)
-    assert taken
+    assert layers._half_kernel_trains(maps) == (channels == 16)  # the kernel as it is
+    assert layers._grouped_kernel_trains(maps) == (channels < 16)  # the 16-channel view
     new = run()
     with paths_off(["half_batch_norm_training"]):
         old = run()

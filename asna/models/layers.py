@@ -49,12 +49,13 @@ def _cpu_only() -> bool:
 
 def _grouped_kernel_trains(inputs: Any) -> bool:
     """Whether BatchNorm in training runs on a bfloat16 map with fewer channels through the
-    16-channel view (:func:`grouped_batch_norm_training`): channels dividing 16, rows of whole
-    groups, a large map of known size (its gradient is an XLA-fused pass, as ``_fuse``'s)."""
+    16-channel view (:func:`grouped_batch_norm_training`): fewer channels, dividing 16, rows of
+    whole groups, a large map of known size (its gradient is an XLA-fused pass, as ``_fuse``'s)."""
     channels, width = inputs.shape[-1], inputs.shape[-2]
     return (_fuse(inputs, PATHS.half_batch_norm_training) and _cpu_only()
             and keras.backend.standardize_dtype(inputs.dtype) == "bfloat16"
-            and ONEDNN_HALF_CHANNELS % channels == 0 and (width * channels) % ONEDNN_HALF_CHANNELS == 0)
+            and channels < ONEDNN_HALF_CHANNELS and ONEDNN_HALF_CHANNELS % channels == 0
+            and (width * channels) % ONEDNN_HALF_CHANNELS == 0)
 
 
 def grouped_batch_norm_training(inputs: Any, gamma: Any, beta: Any, epsilon: float
