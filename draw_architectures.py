@@ -25,12 +25,12 @@ def main() -> int:
     parser.add_argument("--out-dir", default="figures", help="folder for the PNG files")
     args = parser.parse_args()
 
-    from asna.models import NETWORKS, build_model
-    from asna.models.diagram import draw
+    from asna.models import NETWORKS
+    from asna.models.diagram import build_for_drawing, draw
 
     config = load_config(args.config, args.overrides)
     for network in args.networks or NETWORKS:
-        model = build_model({**config.model.as_dict(), "network": network})
+        model = build_for_drawing({**config.model.as_dict(), "network": network})
         path = draw(model, Path(args.out_dir) / f"architecture_{network}.png")
         print(f"{path}: {network}, {model.count_params():,} parameters")
     return 0

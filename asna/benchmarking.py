@@ -502,9 +502,8 @@ def run_scoring_benchmark(cases: list[str], network: str = "attention", image_si
 
     The matmul peak is timed once, after the first case, and shared.
     """
-    from asna.flops import forward_flops, matmul_peak
-    from asna.models import build_model
-    from asna.precision import policy_scope, resolve_precision
+    from asna.flops import forward_flops, matmul_peak, specified_model
+    from asna.precision import resolve_precision
     from asna.speed_paths import turn_off
 
     unknown = [case for case in cases if case not in SCORING_CASES]
@@ -512,8 +511,7 @@ def run_scoring_benchmark(cases: list[str], network: str = "attention", image_si
         raise UserError(f"--cases {','.join(unknown) or '(none)'}: choose from {', '.join(SCORING_CASES)}")
     turn_off(checked_paths(old_paths))
     policy = resolve_precision(precision)[0]
-    with policy_scope("float32"):
-        flops = forward_flops(build_model({"network": network, "image_size": image_size}))
+    flops = forward_flops(specified_model({"network": network, "image_size": image_size}))
     results = [time_scoring_case(case, network, image_size, pairs, batch_size, policy, flops, False)
                for case in cases]
     if measure_peak:

@@ -93,17 +93,27 @@ def training_flops(model: Any) -> int:
     return graph_flops(tf.function(step).get_concrete_function(*_pair_specs(model)).graph)
 
 
-def network_flops(model_section: Any) -> NetworkFlops:
-    """Forward and training FLOPs per pair of the network a ``[model]`` section describes.
+def specified_model(model_section: Any):
+    """The network a ``[model]`` section describes, built to be counted: float32 and as specified.
 
-    Counted on a float32 build: the arithmetic is the same in every precision,
-    and a mixed policy only adds casts, which the profiler does not count.
+    float32: the arithmetic is the same in every precision, and a mixed policy
+    only adds casts, which the profiler does not count. As specified
+    (``folded_upsampling`` off): the fold computes the same sums with about 2 %
+    fewer operations, so every arm's GFLOP/s counts the same work and a faster
+    path shows as a higher rate.
     """
     from asna.models import build_model
     from asna.precision import policy_scope
+    from asna.speed_paths import paths_off
 
-    with policy_scope("float32"):
-        model = build_model(model_section)
+    with policy_scope("float32"), paths_off(["folded_upsampling"]):
+        return build_model(model_section)
+
+
+def network_flops(model_section: Any) -> NetworkFlops:
+    """Forward and training FLOPs per pair of the network a ``[model]`` section describes
+    (counted on :func:`specified_model`)."""
+    model = specified_model(model_section)
     return NetworkFlops(forward=forward_flops(model), training=training_flops(model))
 
 

@@ -37,8 +37,9 @@ from asna.speed_paths import NAMES, paths_off
 ORIGINAL_PAIRS_PER_S = (15.4, 16.0)
 """The original implementation's attention training at 288 px, batch 16, float32 (TF 2.21, legacy Keras),
 measured side by side with this code on the 2-core development machine in an earlier sitting."""
-TRAINING_PATHS = ("fused_difference", "half_batch_norm_training")
-SCORING_PATHS = ("fused_difference", "half_batch_norm_inference", "shared_lab_tta", "prefetch_tta")
+TRAINING_PATHS = ("fused_difference", "half_batch_norm_training", "folded_upsampling")
+SCORING_PATHS = ("fused_difference", "half_batch_norm_inference", "folded_upsampling", "shared_lab_tta",
+                 "prefetch_tta")
 
 
 @dataclass(frozen=True)
@@ -154,22 +155,20 @@ def compare_scoring(precision: str, arms: list[Arm], rounds: int, pairs: int, ne
     from asna.benchmarking import untrained_scorer, write_challenge_folder
     from asna.evaluation import tta
     from asna.evaluation.folders import match_pairs, score_folder_pairs
-    from asna.flops import forward_flops, matmul_peak
-    from asna.models import build_model
-    from asna.precision import policy_scope, precision_scope
+    from asna.flops import forward_flops, matmul_peak, specified_model
+    from asna.precision import precision_scope
 
-    with policy_scope("float32"):
-        gflop = forward_flops(build_model({"network": network, "image_size": image_size})) / 1e9
+    gflop = forward_flops(specified_model({"network": network, "image_size": image_size})) / 1e9
     gflop *= len(tta.variants("full"))
     with tempfile.TemporaryDirectory(prefix="asna_speed_comparison_") as folder:
         folder_pairs = match_pairs(*write_challenge_folder(folder, pairs, image_size))
         scorers = {}
-        with precision_scope(precision, "inference") as policy:
-            model = untrained_scorer(network, image_size, 1, batch_size).models[0]
         for arm in arms:
             with paths_off(arm.old_paths):
                 from asna.evaluation.scorer import QualityScorer
 
+                with precision_scope(precision, "inference") as policy:  # built per arm: the fold acts there
+                    model = untrained_scorer(network, image_size, 1, batch_size).models[0]
                 scorer = QualityScorer([model], [_info(network, image_size)], batch_size)
                 score_folder_pairs(scorer, folder_pairs[:1], "full", "tile", None, progress=False)  # traces
                 scorers[arm.label] = scorer

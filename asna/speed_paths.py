@@ -36,6 +36,10 @@ class SpeedPaths:
     half_batch_norm_training: bool = True
     """BatchNorm in training on bfloat16 maps of 16k channels on a CPU: oneDNN's kernel reads them
     directly (float32 statistics inside), no float32 copies around it."""
+    folded_upsampling: bool = True
+    """The last decoder step's 2x upsampling and concatenation folded into the stride-4 convolution
+    after them: a stride-2 2x2 convolution of the half-resolution map plus one of D4 (the same sums
+    regrouped; the upsampled map is never made). Acts when a model is built."""
     shared_lab_tta: bool = True
     """TTA's 15 lightness variants from one RGB -> Lab conversion per image (bit-identical)."""
     prefetch_tta: bool = True

@@ -202,9 +202,11 @@ def test_custom_objects_names_the_layers():
 
 
 def test_diagram_reads_stages_and_wiring_from_the_model(tmp_path):
-    from asna.models.diagram import collect, draw
+    from asna.models.diagram import build_for_drawing, collect, draw
 
-    model = build_model(small("tiled", decoder_source="distorted"))
+    with pytest.raises(ValueError, match="build_for_drawing"):  # the folded decoder has no dec4_concat
+        collect(build_model(small("tiled", decoder_source="distorted")))
+    model = build_for_drawing(small("tiled", decoder_source="distorted"))
     layout = collect(model)
     assert [stage.name for stage in layout.encoder] == ["lstm", "f1", "f2", "f3", "f4"]
     assert (layout.start_image, layout.start_stage) == ("distorted", "f4")

@@ -52,9 +52,10 @@ def train_losses(policy: str, off: list[str]) -> tuple[list[float], np.ndarray]:
 @pytest.mark.slow  # two trainings traced from scratch: about 25 s on the shared 2-core machine
 def test_training_steps_with_every_path_equal_the_code_before(fuse_small_maps):
     """bfloat16, where the paths apply (float32 models run as before): the fused difference
-    in the train step, the fused BatchNorm in the inference after it, and BatchNorm's
-    training pass without float32 copies."""
-    exact_losses, exact_scores = train_losses("mixed_bfloat16", ["half_batch_norm_training"])
+    in the train step, the fused BatchNorm in the inference after it; then BatchNorm's
+    training pass without float32 copies and the folded upsampling (which regroup sums,
+    tested on their own below)."""
+    exact_losses, exact_scores = train_losses("mixed_bfloat16", ["half_batch_norm_training", "folded_upsampling"])
     old_losses, old_scores = train_losses("mixed_bfloat16", list(NAMES))
     assert np.all(np.isfinite(exact_losses)) and len(set(exact_losses)) == TRAIN_STEPS  # it trained
     np.testing.assert_allclose(exact_losses, old_losses, rtol=1e-6)
@@ -92,6 +93,50 @@ def test_batch_norm_on_bfloat16_maps_trains_at_least_as_close_to_float32(fuse_sm
     np.testing.assert_allclose([new_loss, old_loss], reference_loss, rtol=2 ** -6)
     new_error, old_error = (np.linalg.norm(g - reference) / np.linalg.norm(reference) for g in (new, old))
     assert new_error <= 1.1 * old_error, (new_error, old_error)
+
+
+def gradients_of(model: keras.Model, references: np.ndarray, distorted: np.ndarray) -> list[np.ndarray]:
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(model([references, distorted], training=True))
+    return [np.asarray(g) for g in tape.gradient(total, model.trainable_weights)]
+
+
+@pytest.mark.parametrize("network", ["attention", "tiled"])
+def test_folded_upsampling_computes_the_unfolded_convolution(network, tmp_path):
+    """attention: the extra pool, decoder step 4 upsampled; tiled: no extra pool. float32, so
+    only the regrouped sums differ; weights are interchangeable both ways."""
+    from asna.models.layers import UpsampledConcatConv2D
+
+    config = {**SMALL, "network": network}
+    if network == "tiled":
+        config.update(image_size=64, tile_size=16, lstm_units=4)
+    keras.utils.set_random_seed(0)
+    folded = build_model(config)
+    with paths_off(["folded_upsampling"]):
+        unfolded = build_model(config)
+    assert isinstance(folded.get_layer("down1_conv"), UpsampledConcatConv2D)
+    names = {layer.name for layer in folded.layers}
+    assert "dec4_up" not in names and "dec4_concat" not in names
+    assert {"dec4_up", "dec4_concat"} <= {layer.name for layer in unfolded.layers}
+    assert folded.count_params() == unfolded.count_params()
+    unfolded.set_weights(folded.get_weights())
+    references, distorted = pairs(4, size=config["image_size"], seed=7)
+    scores = np.asarray(folded.predict_on_batch([references, distorted]))
+    np.testing.assert_allclose(scores, unfolded.predict_on_batch([references, distorted]), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(scores, scores[0])
+    for a, b in zip(gradients_of(folded, references, distorted), gradients_of(unfolded, references, distorted)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * np.abs(b).max())
+    folded.save(tmp_path / "folded.keras")  # (BatchNorm's statistics moved in the training passes)
+    reloaded = keras.models.load_model(tmp_path / "folded.keras")
+    np.testing.assert_array_equal(folded.predict_on_batch([references, distorted]),
+                                  reloaded.predict_on_batch([references, distorted]))
+
+
+def test_the_folded_convolution_refuses_what_it_cannot_fold():
+    from asna.models.layers import UpsampledConcatConv2D
+
+    with pytest.raises(ValueError, match="3x3, stride-4"):
+        UpsampledConcatConv2D(8, 3, strides=2, padding="same")
 
 
 @pytest.mark.parametrize("channels", [16, 8, 4])

@@ -12,14 +12,16 @@ stage; docs/networks.md describes the networks layer by layer.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import keras
 from keras import layers
 
 from asna.config import resolve_section
 from asna.errors import UserError
-from asna.models.layers import AbsoluteDifference, FusedBatchNormalization, ScaleToUnitRange, WeightedMean
+from asna.models.layers import (AbsoluteDifference, FusedBatchNormalization, ScaleToUnitRange,
+                                UpsampledConcatConv2D, WeightedMean)
+from asna.speed_paths import PATHS
 
 ENCODER_POOLS = 3  # f2, f3 and f4 each start with a 2x max-pool
 CHANNELS = 3
@@ -123,8 +125,16 @@ def conv(filters: int, kernel: int, params: ModelParams, name: str, *, strides: 
 
 def conv_stage(x: Any, filters: int, kernel: int, params: ModelParams, name: str,
                batch_norm: bool, strides: int = 1) -> Any:
-    """Conv -> LeakyReLU (-> BatchNorm): the unit of encoder, decoder and down-sampling."""
-    x = conv(filters, kernel, params, f"{name}_conv", strides=strides)(x)
+    """Conv -> LeakyReLU (-> BatchNorm): the unit of encoder, decoder and down-sampling.
+
+    ``x`` may be a :class:`Folded` pair (the decoder's last step left unmade): the
+    convolution then takes it as :class:`UpsampledConcatConv2D`.
+    """
+    if isinstance(x, Folded):
+        x = UpsampledConcatConv2D(filters, kernel, strides=strides, padding="same",
+                                  kernel_regularizer=_l2(params.l2_conv), name=f"{name}_conv")(list(x))
+    else:
+        x = conv(filters, kernel, params, f"{name}_conv", strides=strides)(x)
     x = layers.LeakyReLU(negative_slope=params.alpha, name=f"{name}_lrelu")(x)
     if batch_norm:
         x = FusedBatchNormalization(name=f"{name}_bn")(x)
@@ -173,17 +183,30 @@ def decoder_start(params: ModelParams, reference_features: list,
     return chosen[-1]
 
 
+class Folded(NamedTuple):
+    """The decoder's last step left unmade: its half-resolution map and D4, for the stride-4
+    convolution that follows to fold the upsampling and concatenation in (speed_paths)."""
+
+    half_resolution: Any
+    difference: Any
+
+
 def decoder(x: Any, diffs: list, params: ModelParams, batch_norm: bool,
             extra_pool: bool = True) -> Any:
     """Steps 1-4: conv, upsample, concat D1..D4; ends at full resolution.
 
     With ``extra_pool`` (simple, bn, attention) step 1 pools once more and
     upsamples back; the tiled network starts at f4's scale and does neither.
+    With ``speed_paths.folded_upsampling`` on, the last step's upsampling and
+    concatenation are returned as a :class:`Folded` pair for :func:`downsample`.
     """
     if extra_pool:
         x = layers.MaxPooling2D(2, name="dec1_pool")(x)
-    for step, (filters, diff) in enumerate(zip(params.nfs[4:8], diffs), start=1):
+    steps = list(enumerate(zip(params.nfs[4:8], diffs), start=1))
+    for step, (filters, diff) in steps:
         x = conv_stage(x, filters, 3, params, f"dec{step}", batch_norm)
+        if step == len(steps) and PATHS.folded_upsampling and (extra_pool or step > 1):
+            return Folded(x, diff)
         if extra_pool or step > 1:
             x = layers.UpSampling2D(2, name=f"dec{step}_up")(x)
         x = layers.Concatenate(name=f"dec{step}_concat")([x, diff])

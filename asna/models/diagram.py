@@ -47,6 +47,16 @@ class Stage:
         return 0.75 + len(self.lines) * (BAR_HEIGHT + BAR_GAP)
 
 
+def build_for_drawing(model_config: Any) -> keras.Model:
+    """The network as its spec draws it: the decoder's last upsampling and concatenation as
+    layers of their own, not folded into the next convolution (speed_paths.folded_upsampling)."""
+    from asna.models import build_model
+    from asna.speed_paths import paths_off
+
+    with paths_off(["folded_upsampling"]):
+        return build_model(model_config)
+
+
 def stage_of(layer_name: str) -> str:
     """``f2_conv`` -> ``f2``; ``score`` joins the head; ``diff3`` stays ``diff3``."""
     if layer_name == "score":
@@ -161,6 +171,9 @@ def collect(model: keras.Model) -> Layout:
     prelude = [top.pop(name) for name in ("scale", "tile") if name in top]
     decoder = [top.pop(name) for name in sorted(n for n in top if re.fullmatch(r"dec\d+", n))]
     for stage in decoder:
+        if f"{stage.name}_concat" not in wiring:
+            raise ValueError(f"{model.name}: {stage.name} has no concatenation layer to draw; "
+                             "build the model with build_for_drawing")
         joined = [name for name, _, _ in wiring[f"{stage.name}_concat"] if name.startswith("diff")]
         stage.lines[-1] = (f"Concatenate with D{joined[0][4:]}", "Concatenate")
     if "att" in top:

@@ -301,6 +301,50 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class UpsampledConcatConv2D(keras.layers.Conv2D):
+    """``Conv2D(F, 3, stride 4, same)`` of ``concat(upsample2x(x), d)``, called on ``[x, d]``.
+
+    The same kernel (3 x 3 x (C_x + C_d) x F) and bias as that convolution, so the weights are
+    interchangeable. On maps whose side is a multiple of 4, 'same' pads nothing and output
+    row i reads rows 4i, 4i + 1, 4i + 2 of the upsampled map, which are rows 2i, 2i, 2i + 1 of
+    ``x``: the kernel's first two rows (and columns) act on the same values, so their sum, a
+    2 x 2 kernel at stride 2 on ``x``, gives the same products regrouped, and the full-size
+    upsampled and concatenated maps are never made (speed_paths.folded_upsampling). The
+    kernel is folded in float32, then cast to the compute type.
+    """
+
+    def __init__(self, filters: int, kernel_size: Any = 3, strides: Any = 4, **kwargs: Any):
+        super().__init__(filters, kernel_size, strides=strides, **kwargs)
+        if tuple(self.kernel_size) != (3, 3) or tuple(self.strides) != (4, 4) or self.padding != "same":
+            raise ValueError("UpsampledConcatConv2D folds a 3x3, stride-4, 'same' convolution only")
+        self.input_spec = None  # two inputs, [x, d]
+
+    def build(self, input_shape: list) -> None:
+        upsampled, joined = input_shape
+        super().build((*joined[:-1], upsampled[-1] + joined[-1]))
+        self.input_spec = None
+
+    def compute_output_shape(self, input_shape: Any) -> tuple:
+        if isinstance(input_shape[0], (list, tuple)):  # [x, d]; Conv2D.build passes the joined shape
+            upsampled, joined = input_shape
+            input_shape = (*joined[:-1], upsampled[-1] + joined[-1])
+        return super().compute_output_shape(input_shape)
+
+    def call(self, inputs: list) -> Any:
+        x, joined = inputs
+        kernel = ops.convert_to_tensor(self.kernel.value)  # float32, before the policy's cast
+        upsampled, direct = kernel[:, :, :x.shape[-1]], kernel[:, :, x.shape[-1]:]
+        upsampled = ops.stack([upsampled[0] + upsampled[1], upsampled[2]], axis=0)
+        upsampled = ops.stack([upsampled[:, 0] + upsampled[:, 1], upsampled[:, 2]], axis=1)
+        dtype = self.compute_dtype
+        outputs = (ops.conv(x, ops.cast(upsampled, dtype), strides=2, padding="valid")
+                   + ops.conv(joined, ops.cast(direct, dtype), strides=4, padding="valid"))
+        if self.use_bias:
+            outputs = outputs + ops.cast(self.bias, dtype)
+        return self.activation(outputs) if self.activation is not None else outputs
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class WeightedMean(keras.layers.Layer):
     """``sum(w * q) / sum(w)`` over the positions of ``[q, w]`` maps (batch, H, W, 1): one value per image.
 
@@ -317,4 +361,5 @@ class WeightedMean(keras.layers.Layer):
         return (input_shape[0][0], 1)
 
 
-CUSTOM_LAYERS = (ScaleToUnitRange, AbsoluteDifference, TileImage, FusedBatchNormalization, WeightedMean)
+CUSTOM_LAYERS = (ScaleToUnitRange, AbsoluteDifference, TileImage, FusedBatchNormalization, UpsampledConcatConv2D,
+                 WeightedMean)
