@@ -310,7 +310,8 @@ class UpsampledConcatConv2D(keras.layers.Conv2D):
     ``x``: the kernel's first two rows (and columns) act on the same values, so their sum, a
     2 x 2 kernel at stride 2 on ``x``, gives the same products regrouped, and the full-size
     upsampled and concatenated maps are never made (speed_paths.folded_upsampling). The
-    kernel is folded in float32, then cast to the compute type.
+    kernel is folded in float32, then cast to the compute type. Every network's full-resolution
+    map has a side the encoder pools three times, a multiple of 8, so the condition holds.
     """
 
     def __init__(self, filters: int, kernel_size: Any = 3, strides: Any = 4, **kwargs: Any):
