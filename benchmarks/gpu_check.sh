@@ -7,8 +7,9 @@
 #    off and on, then in-memory data under --precision auto (the model step alone, in
 #    what training would pick).
 # 2. The attention network through the HDF5 pipeline in every precision with each of
-#    SWITCHES: the code before the fused difference (--old-path fused_difference), Keras's
-#    whole-step XLA off and on (auto is on for a GPU), 4 steps per execution.
+#    SWITCHES: the code before the fused difference (--old-path fused_difference) and before
+#    the folded upsampling (--old-path folded_upsampling), Keras's whole-step XLA off and on
+#    (auto is on for a GPU), 4 steps per execution. (half_batch_norm_training is CPU only.)
 # 3. Scoring (benchmarks/evaluation_throughput.py) in every precision: one model with full
 #    TTA on arrays and through a challenge folder, with the faster paths and without them.
 # 4. benchmarks/speed_comparison.py over every precision (before and now side by side,
@@ -40,7 +41,7 @@ BATCH_SIZE="${BATCH_SIZE:-16}"
 STEPS="${STEPS:-32}"
 WARMUP="${WARMUP:-8}"
 SWITCH_PRECISIONS="${SWITCH_PRECISIONS-float32 mixed_float16 mixed_bfloat16}"
-SWITCHES="${SWITCHES:---old-path=fused_difference --jit-compile=off --jit-compile=on --steps-per-execution=4}"
+SWITCHES="${SWITCHES:---old-path=fused_difference --old-path=folded_upsampling --jit-compile=off --jit-compile=on --steps-per-execution=4}"
 SCORING_PAIRS="${SCORING_PAIRS:-16}"
 COMPARISON="${COMPARISON:-1}"
 if [[ -z "${PYTHON:-}" ]]; then
@@ -92,8 +93,8 @@ for precision in $SWITCH_PRECISIONS; do
             --network attention "${common[@]}" --data hdf5 --precision "$precision" "$switch"
     done
 done
-old_paths=(--old-path fused_difference --old-path half_batch_norm_inference --old-path shared_lab_tta
-           --old-path prefetch_tta)
+old_paths=(--old-path fused_difference --old-path half_batch_norm_inference --old-path folded_upsampling
+           --old-path shared_lab_tta --old-path prefetch_tta)
 for precision in $SWITCH_PRECISIONS; do
     scoring=(--image-size "$IMAGE_SIZE" --pairs "$SCORING_PAIRS" --precision "$precision"
              --cases 1_model_tta_full,folder_1_model_tta_full)
