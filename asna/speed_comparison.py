@@ -37,9 +37,9 @@ from asna.speed_paths import NAMES, paths_off
 ORIGINAL_PAIRS_PER_S = (15.4, 16.0)
 """The original implementation's attention training at 288 px, batch 16, float32 (TF 2.21, legacy Keras),
 measured side by side with this code on the 2-core development machine in an earlier sitting."""
-TRAINING_PATHS = ("fused_difference", "half_batch_norm_training", "folded_upsampling")
-SCORING_PATHS = ("fused_difference", "half_batch_norm_inference", "folded_upsampling", "shared_lab_tta",
-                 "prefetch_tta")
+TRAINING_PATHS = ("fused_difference", "half_batch_norm_training", "folded_upsampling", "space_to_depth_stem")
+SCORING_PATHS = ("fused_difference", "half_batch_norm_inference", "folded_upsampling", "space_to_depth_stem",
+                 "shared_lab_tta", "prefetch_tta")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@
 #    what training would pick).
 # 2. The attention network through the HDF5 pipeline in every precision with each of
 #    SWITCHES: the code before the fused difference (--old-path fused_difference) and before
-#    the folded upsampling (--old-path folded_upsampling), Keras's whole-step XLA off and on
+#    the folded upsampling and the blocked stem (--old-path folded_upsampling,
+#    --old-path space_to_depth_stem), Keras's whole-step XLA off and on
 #    (auto is on for a GPU), 4 steps per execution. (half_batch_norm_training is CPU only.)
 # 3. Scoring (benchmarks/evaluation_throughput.py) in every precision: one model with full
 #    TTA on arrays and through a challenge folder, with the faster paths and without them.
@@ -41,7 +42,7 @@ BATCH_SIZE="${BATCH_SIZE:-16}"
 STEPS="${STEPS:-32}"
 WARMUP="${WARMUP:-8}"
 SWITCH_PRECISIONS="${SWITCH_PRECISIONS-float32 mixed_float16 mixed_bfloat16}"
-SWITCHES="${SWITCHES:---old-path=fused_difference --old-path=folded_upsampling --jit-compile=off --jit-compile=on --steps-per-execution=4}"
+SWITCHES="${SWITCHES:---old-path=fused_difference --old-path=folded_upsampling --old-path=space_to_depth_stem --jit-compile=off --jit-compile=on --steps-per-execution=4}"
 SCORING_PAIRS="${SCORING_PAIRS:-16}"
 COMPARISON="${COMPARISON:-1}"
 if [[ -z "${PYTHON:-}" ]]; then
@@ -94,7 +95,7 @@ for precision in $SWITCH_PRECISIONS; do
     done
 done
 old_paths=(--old-path fused_difference --old-path half_batch_norm_inference --old-path folded_upsampling
-           --old-path shared_lab_tta --old-path prefetch_tta)
+           --old-path space_to_depth_stem --old-path shared_lab_tta --old-path prefetch_tta)
 for precision in $SWITCH_PRECISIONS; do
     scoring=(--image-size "$IMAGE_SIZE" --pairs "$SCORING_PAIRS" --precision "$precision"
              --cases 1_model_tta_full,folder_1_model_tta_full)

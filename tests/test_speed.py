@@ -17,7 +17,7 @@ from asna.evaluation import tta
 from asna.flops import compute_dtype, fraction_of_peak, graph_flops, matmul_peak, network_flops
 from asna.models import build_model
 from asna.precision import policy_scope
-from asna.speed_paths import NAMES, paths_off
+from asna.speed_paths import GRAPH_PATHS, NAMES, paths_off
 
 SMALL = {"network": "attention", "image_size": 32, "nfs": [4, 4, 8, 8, 8, 8, 8, 4, 4, 8],
          "num_resblocks": 1, "dense_num": 8}
@@ -55,7 +55,7 @@ def test_training_steps_with_every_path_equal_the_code_before(fuse_small_maps):
     in the train step, the fused BatchNorm in the inference after it; then BatchNorm's
     training pass without float32 copies and the folded upsampling (which regroup sums,
     tested on their own below)."""
-    exact_losses, exact_scores = train_losses("mixed_bfloat16", ["half_batch_norm_training", "folded_upsampling"])
+    exact_losses, exact_scores = train_losses("mixed_bfloat16", ["half_batch_norm_training", *GRAPH_PATHS])
     old_losses, old_scores = train_losses("mixed_bfloat16", list(NAMES))
     assert np.all(np.isfinite(exact_losses)) and len(set(exact_losses)) == TRAIN_STEPS  # it trained
     np.testing.assert_allclose(exact_losses, old_losses, rtol=1e-6)
@@ -133,10 +133,51 @@ def test_folded_upsampling_computes_the_unfolded_convolution(network, tmp_path):
 
 
 def test_the_folded_convolution_refuses_what_it_cannot_fold():
-    from asna.models.layers import UpsampledConcatConv2D
+    from asna.models.layers import BlockConv2D, UpsampledConcatConv2D
 
     with pytest.raises(ValueError, match="3x3, stride-4"):
         UpsampledConcatConv2D(8, 3, strides=2, padding="same")
+    with pytest.raises(ValueError, match="odd"):
+        BlockConv2D(8, 7, padding="same")
+    with pytest.raises(ValueError, match="stride-1"):
+        BlockConv2D(8, 3, strides=2, padding="same")
+
+
+@pytest.mark.parametrize("network,kernel", [("attention", 5), ("simple", 3), ("tiled", 5)])
+def test_the_stem_on_blocks_computes_the_plain_convolutions(network, kernel, tmp_path):
+    """float32: the block kernels hold the same taps (and zeros), so only sums regroup."""
+    from asna.models.layers import BlockConv2D
+
+    config = {**SMALL, "network": network, "kss": [kernel, 5, 3, 3]}
+    if network == "tiled":
+        config.update(image_size=64, tile_size=16, lstm_units=4)
+    keras.utils.set_random_seed(0)
+    blocked = build_model(config)
+    with paths_off(["space_to_depth_stem"]):
+        plain = build_model(config)
+    encoder = blocked.get_layer("encoder")
+    assert isinstance(encoder.get_layer("f1_conv"), BlockConv2D)
+    assert isinstance(encoder.get_layer("f1_conv_rgb"), BlockConv2D)
+    assert not isinstance(plain.get_layer("encoder").get_layer("f1_conv"), BlockConv2D)
+    assert blocked.count_params() == plain.count_params()
+    plain.set_weights(blocked.get_weights())
+    references, distorted = pairs(4, size=config["image_size"], seed=8)
+    scores = np.asarray(blocked.predict_on_batch([references, distorted]))
+    np.testing.assert_allclose(scores, plain.predict_on_batch([references, distorted]), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(scores, scores[0])
+    for a, b in zip(gradients_of(blocked, references, distorted), gradients_of(plain, references, distorted)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * np.abs(b).max())
+    blocked.save(tmp_path / "blocked.keras")
+    reloaded = keras.models.load_model(tmp_path / "blocked.keras")
+    np.testing.assert_array_equal(blocked.predict_on_batch([references, distorted]),
+                                  reloaded.predict_on_batch([references, distorted]))
+
+
+def test_free_size_models_keep_the_plain_stem():
+    from asna.models.layers import BlockConv2D
+
+    model = build_model({**SMALL, "head": "pooled"})
+    assert not isinstance(model.get_layer("encoder").get_layer("f1_conv"), BlockConv2D)
 
 
 @pytest.mark.parametrize("channels", [16, 8, 4])

@@ -19,8 +19,8 @@ from keras import layers
 
 from asna.config import resolve_section
 from asna.errors import UserError
-from asna.models.layers import (AbsoluteDifference, FusedBatchNormalization, ScaleToUnitRange,
-                                UpsampledConcatConv2D, WeightedMean)
+from asna.models.layers import (AbsoluteDifference, BlockConv2D, FusedBatchNormalization, ScaleToUnitRange,
+                                SpaceToDepth, UpsampledConcatConv2D, WeightedMean)
 from asna.speed_paths import PATHS
 
 ENCODER_POOLS = 3  # f2, f3 and f4 each start with a 2x max-pool
@@ -141,11 +141,36 @@ def conv_stage(x: Any, filters: int, kernel: int, params: ModelParams, name: str
     return x
 
 
+def _stem_on_blocks(x: Any, kernel: int) -> bool:
+    """Whether the full-resolution stage runs on 2x2 blocks: the path on, an even size known when
+    the model is built, and a kernel :class:`BlockConv2D` can rearrange."""
+    height, width = x.shape[1], x.shape[2]
+    return (PATHS.space_to_depth_stem and None not in (height, width) and height % 2 == 0
+            and width % 2 == 0 and kernel % 2 == 1 and kernel <= 5)
+
+
+def blocked_stem(x: Any, params: ModelParams, batch_norm: bool) -> Any:
+    """f1 with its two convolutions on 2x2 blocks (:class:`BlockConv2D`): to blocks, the two
+    convolutions (same names and weights as the plain stage's), back to pixels, LeakyReLU, BatchNorm."""
+    kernel = params.kss[0]
+    x = SpaceToDepth(name="f1_to_blocks")(x)
+    for filters, name in ((CHANNELS, "f1_conv_rgb"), (params.nfs[0], "f1_conv")):
+        x = BlockConv2D(filters, kernel, padding="same", kernel_regularizer=_l2(params.l2_conv), name=name)(x)
+    x = SpaceToDepth(inverse=True, name="f1_to_pixels")(x)
+    x = layers.LeakyReLU(negative_slope=params.alpha, name="f1_lrelu")(x)
+    if batch_norm:
+        x = FusedBatchNormalization(name="f1_bn")(x)
+    return x
+
+
 def encoder_features(x: Any, params: ModelParams, batch_norm: bool) -> list:
     """Stages f1..f4 at scales 1, 1/2, 1/4, 1/8 of ``x``; returns [f1, f2, f3, f4]."""
     nfs, kss = params.nfs, params.kss
-    x = conv(CHANNELS, kss[0], params, "f1_conv_rgb")(x)
-    features = [conv_stage(x, nfs[0], kss[0], params, "f1", batch_norm)]
+    if _stem_on_blocks(x, kss[0]):
+        features = [blocked_stem(x, params, batch_norm)]
+    else:
+        x = conv(CHANNELS, kss[0], params, "f1_conv_rgb")(x)
+        features = [conv_stage(x, nfs[0], kss[0], params, "f1", batch_norm)]
     for stage in range(1, 4):
         pooled = layers.MaxPooling2D(2, name=f"f{stage + 1}_pool")(features[-1])
         features.append(conv_stage(pooled, nfs[stage], kss[stage], params,

@@ -48,12 +48,13 @@ class Stage:
 
 
 def build_for_drawing(model_config: Any) -> keras.Model:
-    """The network as its spec draws it: the decoder's last upsampling and concatenation as
-    layers of their own, not folded into the next convolution (speed_paths.folded_upsampling)."""
+    """The network as its spec draws it: the paths that change the built graph off
+    (speed_paths.GRAPH_PATHS), so the decoder's last upsampling and concatenation are layers
+    of their own and the first stage convolves pixels, not 2x2 blocks."""
     from asna.models import build_model
-    from asna.speed_paths import paths_off
+    from asna.speed_paths import GRAPH_PATHS, paths_off
 
-    with paths_off(["folded_upsampling"]):
+    with paths_off(GRAPH_PATHS):
         return build_model(model_config)
 
 

@@ -345,6 +345,97 @@ class UpsampledConcatConv2D(keras.layers.Conv2D):
         return self.activation(outputs) if self.activation is not None else outputs
 
 
+@functools.lru_cache(maxsize=None)
+def _block_taps(kernel_size: int) -> tuple[Any, Any]:
+    """For a ``kernel_size`` kernel on 2x2 blocks: which tap of it each of the 3x3 block kernel's
+    (block row, block column, input pixel row, column, output pixel row, column) entries takes,
+    and whether one does (offsets past the kernel's reach take none)."""
+    import numpy as np
+
+    reach = kernel_size // 2
+    taps, valid = [], []
+    for block_row in range(3):
+        for block_column in range(3):
+            for in_row in range(2):
+                for in_column in range(2):
+                    for out_row in range(2):
+                        for out_column in range(2):
+                            row = 2 * (block_row - 1) + in_row - out_row
+                            column = 2 * (block_column - 1) + in_column - out_column
+                            inside = abs(row) <= reach and abs(column) <= reach
+                            taps.append((row + reach, column + reach) if inside else (0, 0))
+                            valid.append(inside)
+    return np.array(taps, np.int32), np.array(valid, np.float32)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BlockConv2D(keras.layers.Conv2D):
+    """A stride-1, 'same' ``Conv2D`` (odd kernel up to 5) computed on 2x2 blocks of pixels.
+
+    Input and output are in ``tf.nn.space_to_depth(., 2)`` layout: (H/2, W/2, 4C). The
+    kernel and bias are the plain convolution's (k x k x C x F), so the weights are
+    interchangeable; each call rearranges the kernel into a 3x3 block kernel of 4C inputs
+    and 4F outputs (zeros where a tap is out of reach), which gives the same products.
+    oneDNN runs convolutions with 3 and 8 channels far below its rate; with 12 and 32 it
+    runs them faster (speed_paths.space_to_depth_stem).
+    """
+
+    def __init__(self, filters: int, kernel_size: Any, **kwargs: Any):
+        super().__init__(filters, kernel_size, **kwargs)
+        size = tuple(self.kernel_size)
+        if (size[0] != size[1] or size[0] % 2 == 0 or size[0] > 5 or tuple(self.strides) != (1, 1)
+                or self.padding != "same" or tuple(self.dilation_rate) != (1, 1)):
+            raise ValueError("BlockConv2D computes a square, odd (up to 5), stride-1, 'same' convolution only")
+        self.input_spec = None
+
+    def build(self, input_shape: tuple) -> None:
+        super().build((*input_shape[:-1], input_shape[-1] // 4))
+        self.input_spec = None
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return (*input_shape[:-1], 4 * self.filters)
+
+    def call(self, inputs: Any) -> Any:
+        import tensorflow as tf  # models are built on the TensorFlow backend
+
+        kernel = ops.convert_to_tensor(self.kernel.value)  # float32, before the policy's cast
+        taps, valid = _block_taps(self.kernel_size[0])
+        channels = kernel.shape[2]
+        blocked = tf.gather_nd(kernel, taps) * valid[:, None, None]
+        blocked = tf.reshape(blocked, (3, 3, 2, 2, 2, 2, channels, self.filters))
+        blocked = tf.reshape(tf.transpose(blocked, (0, 1, 2, 3, 6, 4, 5, 7)),
+                             (3, 3, 4 * channels, 4 * self.filters))
+        dtype = self.compute_dtype
+        outputs = ops.conv(inputs, ops.cast(blocked, dtype), strides=1, padding="same")
+        if self.use_bias:
+            outputs = outputs + ops.cast(ops.tile(self.bias, [4]), dtype)
+        return self.activation(outputs) if self.activation is not None else outputs
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SpaceToDepth(keras.layers.Layer):
+    """(H, W, C) -> (H/2, W/2, 4C) by 2x2 blocks (``tf.nn.space_to_depth``); ``inverse`` undoes it."""
+
+    def __init__(self, inverse: bool = False, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.inverse = bool(inverse)
+
+    def call(self, inputs: Any) -> Any:
+        import tensorflow as tf
+
+        return (tf.nn.depth_to_space if self.inverse else tf.nn.space_to_depth)(inputs, 2)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        batch, height, width, channels = input_shape
+        if self.inverse:
+            return (batch, None if height is None else 2 * height, None if width is None else 2 * width,
+                    channels // 4)
+        return (batch, None if height is None else height // 2, None if width is None else width // 2, 4 * channels)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "inverse": self.inverse}
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class WeightedMean(keras.layers.Layer):
     """``sum(w * q) / sum(w)`` over the positions of ``[q, w]`` maps (batch, H, W, 1): one value per image.
@@ -363,4 +454,4 @@ class WeightedMean(keras.layers.Layer):
 
 
 CUSTOM_LAYERS = (ScaleToUnitRange, AbsoluteDifference, TileImage, FusedBatchNormalization, UpsampledConcatConv2D,
-                 WeightedMean)
+                 BlockConv2D, SpaceToDepth, WeightedMean)
