@@ -44,6 +44,10 @@ class SpeedPaths:
     """The encoder's two full-resolution convolutions (3 and nfs[0] filters) on 2x2 blocks of pixels:
     a 3x3 convolution of 4x the channels with the same kernel rearranged, the same products (acts when
     a model of fixed, even size is built)."""
+    plain_stem_scoring: bool = True
+    """Scoring takes a model whose f1 is on 2x2 blocks with the plain convolutions instead (same
+    weights, ``asna.models.blocks.with_plain_stem``): the blocks pay in training, while in a bfloat16
+    forward pass the plain convolutions are faster."""
     shared_lab_tta: bool = True
     """TTA's 15 lightness variants from one RGB -> Lab conversion per image (bit-identical)."""
     prefetch_tta: bool = True

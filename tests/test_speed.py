@@ -6,6 +6,8 @@ these tests lower that bound to 0 so the 32 px networks take them too.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -171,6 +173,39 @@ def test_the_stem_on_blocks_computes_the_plain_convolutions(network, kernel, tmp
     reloaded = keras.models.load_model(tmp_path / "blocked.keras")
     np.testing.assert_array_equal(blocked.predict_on_batch([references, distorted]),
                                   reloaded.predict_on_batch([references, distorted]))
+
+
+def test_scoring_takes_the_stem_plain_with_the_same_weights():
+    """A model trained on blocks scores through plain convolutions (plain_stem_scoring): the same
+    scores within float32's regrouping, under the model's own precision; off, it keeps the blocks."""
+    from asna.evaluation.scorer import ModelInfo, QualityScorer
+    from asna.models.blocks import with_plain_stem
+    from asna.models.layers import BlockConv2D, SpaceToDepth
+
+    def stem_layers(model):
+        encoder = model.get_layer("encoder")
+        return encoder.get_layer("f1_conv"), encoder.get_layer("f1_to_blocks")
+
+    keras.utils.set_random_seed(1)
+    with policy_scope("mixed_bfloat16"):
+        blocked = build_model(SMALL)
+    plain = with_plain_stem(blocked)
+    conv, reshuffle = stem_layers(plain)
+    assert type(conv) is keras.layers.Conv2D and not isinstance(reshuffle, SpaceToDepth)
+    assert conv.dtype_policy.name == "mixed_bfloat16"
+    np.testing.assert_array_equal(conv.kernel.numpy(), stem_layers(blocked)[0].kernel.numpy())
+    assert with_plain_stem(plain) is plain
+    with policy_scope("float32"):
+        exact = build_model(SMALL)
+    exact.set_weights(blocked.get_weights())
+    references, distorted = pairs(4, seed=3)
+    scores = np.asarray(exact.predict_on_batch([references, distorted]))
+    np.testing.assert_allclose(with_plain_stem(exact).predict_on_batch([references, distorted]), scores,
+                               rtol=1e-5, atol=1e-6)
+    info = ModelInfo(Path("m.keras"), "attention", 32, {"s": (1.0, 1.0)})
+    assert type(stem_layers(QualityScorer([blocked], [info]).models[0])[0]) is keras.layers.Conv2D
+    with paths_off(["plain_stem_scoring"]):
+        assert isinstance(stem_layers(QualityScorer([blocked], [info]).models[0])[0], BlockConv2D)
 
 
 def test_free_size_models_keep_the_plain_stem():

@@ -348,6 +348,10 @@ class QualityScorer:
             raise ValueError("need one ModelInfo per model, and at least one model")
         if batch_size < 1:
             raise UserError(f"--batch-size {batch_size}: must be 1 or more")
+        if PATHS.plain_stem_scoring:
+            from asna.models.blocks import with_plain_stem
+
+            models = [with_plain_stem(model) for model in models]
         self.models = list(models)
         self._predictors = [_predictor(model) for model in self.models]
         self.infos = list(infos)

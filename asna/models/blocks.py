@@ -163,6 +163,32 @@ def blocked_stem(x: Any, params: ModelParams, batch_norm: bool) -> Any:
     return x
 
 
+def with_plain_stem(model: keras.Model) -> keras.Model:
+    """A copy of ``model`` with f1 as plain convolutions on pixels, the same weights; ``model``
+    itself when its f1 is not on blocks.
+
+    The block form pays in training (the 3- and 8-channel gradients), not in a forward pass:
+    in bfloat16 oneDNN runs the plain 3-channel convolutions' forward faster than the blocks
+    and the two layout changes around them, so scoring takes them plain
+    (``speed_paths.plain_stem_scoring``). The block layers keep the plain layers' names and
+    kernels; the layout changes become identities.
+    """
+    from asna.precision import all_layers
+
+    if not any(isinstance(layer, BlockConv2D) for layer in all_layers(model)):
+        return model
+
+    def plain(layer: Any) -> Any:
+        if isinstance(layer, SpaceToDepth):
+            return layers.Identity(name=layer.name, dtype=layer.dtype_policy)
+        kind = layers.Conv2D if isinstance(layer, BlockConv2D) else layer.__class__
+        return kind.from_config(layer.get_config())
+
+    copy = keras.models.clone_model(model, clone_function=plain, recursive=True)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def encoder_features(x: Any, params: ModelParams, batch_norm: bool) -> list:
     """Stages f1..f4 at scales 1, 1/2, 1/4, 1/8 of ``x``; returns [f1, f2, f3, f4]."""
     nfs, kss = params.nfs, params.kss
