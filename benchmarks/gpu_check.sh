@@ -12,7 +12,8 @@
 #    --old-path space_to_depth_stem), Keras's whole-step XLA off and on
 #    (auto is on for a GPU), 4 steps per execution. (half_batch_norm_training is CPU only.)
 # 3. Scoring (benchmarks/evaluation_throughput.py) in every precision: one model with full
-#    TTA on arrays and through a challenge folder, with the faster paths and without them.
+#    TTA on arrays and through a challenge folder, with the faster paths and without them
+#    (the comparison in step 4 times scoring with f1 on blocks, --old-path plain_stem_scoring).
 # 4. benchmarks/speed_comparison.py over every precision (before and now side by side,
 #    alternating), unless COMPARISON=0.
 # Each run's JSON line goes to stdout and to ${OUT:-.}/train_throughput.jsonl (training)
@@ -95,7 +96,8 @@ for precision in $SWITCH_PRECISIONS; do
     done
 done
 old_paths=(--old-path fused_difference --old-path half_batch_norm_inference --old-path folded_upsampling
-           --old-path space_to_depth_stem --old-path shared_lab_tta --old-path prefetch_tta)
+           --old-path space_to_depth_stem --old-path plain_stem_scoring --old-path shared_lab_tta
+           --old-path prefetch_tta)
 for precision in $SWITCH_PRECISIONS; do
     scoring=(--image-size "$IMAGE_SIZE" --pairs "$SCORING_PAIRS" --precision "$precision"
              --cases 1_model_tta_full,folder_1_model_tta_full)
