@@ -145,21 +145,26 @@ def test_the_folded_convolution_refuses_what_it_cannot_fold():
         BlockConv2D(8, 3, strides=2, padding="same")
 
 
-@pytest.mark.parametrize("network,kernel", [("attention", 5), ("simple", 3), ("tiled", 5)])
-def test_the_stem_on_blocks_computes_the_plain_convolutions(network, kernel, tmp_path):
-    """float32: the block kernels hold the same taps (and zeros), so only sums regroup."""
-    from asna.models.layers import BlockConv2D
+@pytest.mark.parametrize("network,kernel,fold", [("attention", 5, True), ("simple", 3, True), ("tiled", 5, True),
+                                                 ("attention", 5, False)])
+def test_the_stem_on_blocks_computes_the_plain_convolutions(network, kernel, fold, tmp_path):
+    """float32: the block kernels hold the same taps (and zeros), so only sums regroup. With the
+    fold, f1 stays on blocks through BatchNorm, f2's pooling and D4; without it, it goes back."""
+    from asna.models.layers import BlockConv2D, BlockMaxPooling2D
 
     config = {**SMALL, "network": network, "kss": [kernel, 5, 3, 3]}
     if network == "tiled":
         config.update(image_size=64, tile_size=16, lstm_units=4)
     keras.utils.set_random_seed(0)
-    blocked = build_model(config)
-    with paths_off(["space_to_depth_stem"]):
+    with paths_off([] if fold else ["folded_upsampling"]):
+        blocked = build_model(config)
+    with paths_off(["space_to_depth_stem"] + ([] if fold else ["folded_upsampling"])):
         plain = build_model(config)
     encoder = blocked.get_layer("encoder")
     assert isinstance(encoder.get_layer("f1_conv"), BlockConv2D)
     assert isinstance(encoder.get_layer("f1_conv_rgb"), BlockConv2D)
+    assert isinstance(encoder.get_layer("f2_pool"), BlockMaxPooling2D) is fold
+    assert (encoder.output[0].shape[1] * 2 == config["image_size"]) is (fold and network != "tiled")
     assert not isinstance(plain.get_layer("encoder").get_layer("f1_conv"), BlockConv2D)
     assert blocked.count_params() == plain.count_params()
     plain.set_weights(blocked.get_weights())

@@ -11,6 +11,7 @@ stage; docs/networks.md describes the networks layer by layer.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -19,8 +20,9 @@ from keras import layers
 
 from asna.config import resolve_section
 from asna.errors import UserError
-from asna.models.layers import (AbsoluteDifference, BlockConv2D, FusedBatchNormalization, ScaleToUnitRange,
-                                SpaceToDepth, UpsampledConcatConv2D, WeightedMean)
+from asna.models.layers import (AbsoluteDifference, BlockBatchNormalization, BlockConv2D, BlockMaxPooling2D,
+                                FusedBatchNormalization, ScaleToUnitRange, SpaceToDepth, UpsampledConcatConv2D,
+                                WeightedMean)
 from asna.speed_paths import PATHS
 
 ENCODER_POOLS = 3  # f2, f3 and f4 each start with a 2x max-pool
@@ -130,8 +132,9 @@ def conv_stage(x: Any, filters: int, kernel: int, params: ModelParams, name: str
     ``x`` may be a :class:`Folded` pair (the decoder's last step left unmade): the
     convolution then takes it as :class:`UpsampledConcatConv2D`.
     """
-    if isinstance(x, Folded):
-        x = UpsampledConcatConv2D(filters, kernel, strides=strides, padding="same",
+    if isinstance(x, Folded):  # D4 on 2x2 blocks has the half-resolution map's size
+        blocked = x.difference.shape[1] == x.half_resolution.shape[1]
+        x = UpsampledConcatConv2D(filters, kernel, strides=strides, padding="same", blocked_difference=blocked,
                                   kernel_regularizer=_l2(params.l2_conv), name=f"{name}_conv")(list(x))
     else:
         x = conv(filters, kernel, params, f"{name}_conv", strides=strides)(x)
@@ -149,18 +152,25 @@ def _stem_on_blocks(x: Any, kernel: int) -> bool:
             and width % 2 == 0 and kernel % 2 == 1 and kernel <= 5)
 
 
-def blocked_stem(x: Any, params: ModelParams, batch_norm: bool) -> Any:
-    """f1 with its two convolutions on 2x2 blocks (:class:`BlockConv2D`): to blocks, the two
-    convolutions (same names and weights as the plain stage's), back to pixels, LeakyReLU, BatchNorm."""
+def blocked_stem(x: Any, params: ModelParams, batch_norm: bool) -> tuple[Any, bool]:
+    """f1 with its two convolutions on 2x2 blocks (:class:`BlockConv2D`; same names and weights as
+    the plain stage's), then LeakyReLU and BatchNorm, and whether f1 is left on blocks.
+
+    With ``folded_upsampling`` on, D4's one reader (the stride-4 convolution) takes it on blocks,
+    so f1 stays on blocks through BatchNorm (:class:`BlockBatchNormalization`) and f2's pooling
+    (:class:`BlockMaxPooling2D`): no layout change back to pixels. Otherwise it goes back to
+    pixels after the convolutions."""
     kernel = params.kss[0]
     x = SpaceToDepth(name="f1_to_blocks")(x)
     for filters, name in ((CHANNELS, "f1_conv_rgb"), (params.nfs[0], "f1_conv")):
         x = BlockConv2D(filters, kernel, padding="same", kernel_regularizer=_l2(params.l2_conv), name=name)(x)
-    x = SpaceToDepth(inverse=True, name="f1_to_pixels")(x)
+    on_blocks = PATHS.folded_upsampling
+    if not on_blocks:
+        x = SpaceToDepth(inverse=True, name="f1_to_pixels")(x)
     x = layers.LeakyReLU(negative_slope=params.alpha, name="f1_lrelu")(x)
     if batch_norm:
-        x = FusedBatchNormalization(name="f1_bn")(x)
-    return x
+        x = (BlockBatchNormalization if on_blocks else FusedBatchNormalization)(name="f1_bn")(x)
+    return x, on_blocks
 
 
 def with_plain_stem(model: keras.Model) -> keras.Model:
@@ -168,21 +178,26 @@ def with_plain_stem(model: keras.Model) -> keras.Model:
     itself when its f1 is not on blocks.
 
     The block form pays in training (the 3- and 8-channel gradients), not in a forward pass:
-    in bfloat16 oneDNN runs the plain 3-channel convolutions' forward faster than the blocks
-    and the two layout changes around them, so scoring takes them plain
-    (``speed_paths.plain_stem_scoring``). The block layers keep the plain layers' names and
-    kernels; the layout changes become identities.
+    in bfloat16 oneDNN runs the plain 3-channel convolutions' forward faster than the blocks,
+    so scoring takes them plain (``speed_paths.plain_stem_scoring``). Each block layer becomes
+    its pixel twin with the same name and weights; the layout changes become identities.
     """
     from asna.precision import all_layers
 
-    if not any(isinstance(layer, BlockConv2D) for layer in all_layers(model)):
+    if not isinstance(model, keras.Model) or not any(isinstance(layer, BlockConv2D) for layer in all_layers(model)):
         return model
 
+    twins = {BlockConv2D: layers.Conv2D, BlockBatchNormalization: FusedBatchNormalization}
+
     def plain(layer: Any) -> Any:
+        config = layer.get_config()
         if isinstance(layer, SpaceToDepth):
             return layers.Identity(name=layer.name, dtype=layer.dtype_policy)
-        kind = layers.Conv2D if isinstance(layer, BlockConv2D) else layer.__class__
-        return kind.from_config(layer.get_config())
+        if isinstance(layer, BlockMaxPooling2D):
+            return layers.MaxPooling2D(2, name=layer.name, dtype=layer.dtype_policy)
+        if isinstance(layer, UpsampledConcatConv2D):
+            config["blocked_difference"] = False
+        return twins.get(type(layer), type(layer)).from_config(config)
 
     copy = keras.models.clone_model(model, clone_function=plain, recursive=True)
     copy.set_weights(model.get_weights())
@@ -192,13 +207,16 @@ def with_plain_stem(model: keras.Model) -> keras.Model:
 def encoder_features(x: Any, params: ModelParams, batch_norm: bool) -> list:
     """Stages f1..f4 at scales 1, 1/2, 1/4, 1/8 of ``x``; returns [f1, f2, f3, f4]."""
     nfs, kss = params.nfs, params.kss
+    on_blocks = False
     if _stem_on_blocks(x, kss[0]):
-        features = [blocked_stem(x, params, batch_norm)]
+        f1, on_blocks = blocked_stem(x, params, batch_norm)
+        features = [f1]
     else:
         x = conv(CHANNELS, kss[0], params, "f1_conv_rgb")(x)
         features = [conv_stage(x, nfs[0], kss[0], params, "f1", batch_norm)]
     for stage in range(1, 4):
-        pooled = layers.MaxPooling2D(2, name=f"f{stage + 1}_pool")(features[-1])
+        pool = BlockMaxPooling2D if stage == 1 and on_blocks else functools.partial(layers.MaxPooling2D, 2)
+        pooled = pool(name=f"f{stage + 1}_pool")(features[-1])
         features.append(conv_stage(pooled, nfs[stage], kss[stage], params,
                                    f"f{stage + 1}", batch_norm))
     return features

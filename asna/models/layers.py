@@ -314,22 +314,31 @@ class UpsampledConcatConv2D(keras.layers.Conv2D):
     map has a side the encoder pools three times, a multiple of 8, so the condition holds.
     """
 
-    def __init__(self, filters: int, kernel_size: Any = 3, strides: Any = 4, **kwargs: Any):
+    def __init__(self, filters: int, kernel_size: Any = 3, strides: Any = 4, blocked_difference: bool = False,
+                 **kwargs: Any):
         super().__init__(filters, kernel_size, strides=strides, **kwargs)
         if tuple(self.kernel_size) != (3, 3) or tuple(self.strides) != (4, 4) or self.padding != "same":
             raise ValueError("UpsampledConcatConv2D folds a 3x3, stride-4, 'same' convolution only")
+        self.blocked_difference = bool(blocked_difference)
         self.input_spec = None  # two inputs, [x, d]
 
+    def _joined_shape(self, upsampled: tuple, joined: tuple) -> tuple:
+        """The shape of the concatenation the layer stands for, d counted in pixels."""
+        if self.blocked_difference:
+            joined = (joined[0], *(None if side is None else 2 * side for side in joined[1:3]), joined[3] // 4)
+        return (*joined[:-1], upsampled[-1] + joined[-1])
+
     def build(self, input_shape: list) -> None:
-        upsampled, joined = input_shape
-        super().build((*joined[:-1], upsampled[-1] + joined[-1]))
+        super().build(self._joined_shape(*input_shape))
         self.input_spec = None
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
         if isinstance(input_shape[0], (list, tuple)):  # [x, d]; Conv2D.build passes the joined shape
-            upsampled, joined = input_shape
-            input_shape = (*joined[:-1], upsampled[-1] + joined[-1])
+            input_shape = self._joined_shape(*input_shape)
         return super().compute_output_shape(input_shape)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "blocked_difference": self.blocked_difference}
 
     def call(self, inputs: list) -> Any:
         x, joined = inputs
@@ -338,8 +347,18 @@ class UpsampledConcatConv2D(keras.layers.Conv2D):
         upsampled = ops.stack([upsampled[0] + upsampled[1], upsampled[2]], axis=0)
         upsampled = ops.stack([upsampled[:, 0] + upsampled[:, 1], upsampled[:, 2]], axis=1)
         dtype = self.compute_dtype
-        outputs = (ops.conv(x, ops.cast(upsampled, dtype), strides=2, padding="valid")
-                   + ops.conv(joined, ops.cast(direct, dtype), strides=4, padding="valid"))
+        if self.blocked_difference:
+            # d in space_to_depth layout: pixel rows 4i, 4i + 1, 4i + 2 are block rows 2i (both
+            # rows) and 2i + 1 (its first), so a 2x2 block kernel at stride 2 with zeros for the
+            # rest reads the same values.
+            channels = direct.shape[2]
+            direct = ops.pad(direct, ((0, 1), (0, 1), (0, 0), (0, 0)))
+            direct = ops.reshape(direct, (2, 2, 2, 2, channels, self.filters))
+            direct = ops.reshape(ops.transpose(direct, (0, 2, 1, 3, 4, 5)), (2, 2, 4 * channels, self.filters))
+            difference = ops.conv(joined, ops.cast(direct, dtype), strides=2, padding="valid")
+        else:
+            difference = ops.conv(joined, ops.cast(direct, dtype), strides=4, padding="valid")
+        outputs = ops.conv(x, ops.cast(upsampled, dtype), strides=2, padding="valid") + difference
         if self.use_bias:
             outputs = outputs + ops.cast(self.bias, dtype)
         return self.activation(outputs) if self.activation is not None else outputs
@@ -436,6 +455,47 @@ class SpaceToDepth(keras.layers.Layer):
         return {**super().get_config(), "inverse": self.inverse}
 
 
+def _block_view(inputs: Any) -> Any:
+    """(B, h, w, 4C) blocks as (B, h, 4w, C) pixels, a free reshape: each row holds the four
+    pixels of each block in turn, so per-channel statistics are those of the pixel map."""
+    height, width, channels = inputs.shape[1], inputs.shape[2], inputs.shape[3]
+    return ops.reshape(inputs, (-1, height, 4 * width, channels // 4))
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BlockBatchNormalization(FusedBatchNormalization):
+    """:class:`FusedBatchNormalization` of a pixel map of C channels, called on it in
+    ``space_to_depth`` layout (H/2, W/2, 4C): the same C-channel variables and statistics, so the
+    weights are a plain BatchNorm's (speed_paths.space_to_depth_stem keeps f1 on blocks)."""
+
+    def build(self, input_shape: tuple) -> None:
+        super().build((*input_shape[:-1], input_shape[-1] // 4))
+        self.input_spec = None
+
+    def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:
+        outputs = super().call(_block_view(inputs), training=training, mask=mask)
+        return ops.reshape(outputs, (-1, *inputs.shape[1:]))
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BlockMaxPooling2D(keras.layers.Layer):
+    """``MaxPooling2D(2)`` of a pixel map, called on it in ``space_to_depth`` layout: the max of
+    each block's four pixels, by the same max-pool kernel over a (B, h w, 4, C) view, so ties go
+    to the same pixel as the plain pooling's (the first in row-major order)."""
+
+    def call(self, inputs: Any) -> Any:
+        height, width, channels = inputs.shape[1], inputs.shape[2], inputs.shape[3] // 4
+        view = ops.reshape(inputs, (-1, height * width, 4, channels))
+        pooled = ops.max_pool(view, pool_size=(1, 4), strides=(1, 4), padding="valid")
+        return ops.reshape(pooled, (-1, height, width, channels))
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return (*input_shape[:-1], input_shape[-1] // 4)
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class WeightedMean(keras.layers.Layer):
     """``sum(w * q) / sum(w)`` over the positions of ``[q, w]`` maps (batch, H, W, 1): one value per image.
@@ -454,4 +514,4 @@ class WeightedMean(keras.layers.Layer):
 
 
 CUSTOM_LAYERS = (ScaleToUnitRange, AbsoluteDifference, TileImage, FusedBatchNormalization, UpsampledConcatConv2D,
-                 BlockConv2D, SpaceToDepth, WeightedMean)
+                 BlockConv2D, SpaceToDepth, BlockBatchNormalization, BlockMaxPooling2D, WeightedMean)
