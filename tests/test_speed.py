@@ -103,6 +103,24 @@ def gradients_of(model: keras.Model, references: np.ndarray, distorted: np.ndarr
     return [np.asarray(g) for g in tape.gradient(total, model.trainable_weights)]
 
 
+def assert_same_network(fast: keras.Model, plain: keras.Model, size: int, seed: int, tmp_path) -> None:
+    """``plain`` takes ``fast``'s weights and gives its float32 scores and gradients within the
+    regrouped sums; ``fast`` saves and reloads to the same scores (BatchNorm's statistics moved
+    in the training passes)."""
+    assert fast.count_params() == plain.count_params()
+    plain.set_weights(fast.get_weights())
+    references, distorted = pairs(4, size=size, seed=seed)
+    scores = np.asarray(fast.predict_on_batch([references, distorted]))
+    np.testing.assert_allclose(scores, plain.predict_on_batch([references, distorted]), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(scores, scores[0])
+    for a, b in zip(gradients_of(fast, references, distorted), gradients_of(plain, references, distorted)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * np.abs(b).max())
+    fast.save(tmp_path / "fast.keras")
+    reloaded = keras.models.load_model(tmp_path / "fast.keras")
+    np.testing.assert_array_equal(fast.predict_on_batch([references, distorted]),
+                                  reloaded.predict_on_batch([references, distorted]))
+
+
 @pytest.mark.parametrize("network", ["attention", "tiled"])
 def test_folded_upsampling_computes_the_unfolded_convolution(network, tmp_path):
     """attention: the extra pool, decoder step 4 upsampled; tiled: no extra pool. float32, so
@@ -120,18 +138,7 @@ def test_folded_upsampling_computes_the_unfolded_convolution(network, tmp_path):
     names = {layer.name for layer in folded.layers}
     assert "dec4_up" not in names and "dec4_concat" not in names
     assert {"dec4_up", "dec4_concat"} <= {layer.name for layer in unfolded.layers}
-    assert folded.count_params() == unfolded.count_params()
-    unfolded.set_weights(folded.get_weights())
-    references, distorted = pairs(4, size=config["image_size"], seed=7)
-    scores = np.asarray(folded.predict_on_batch([references, distorted]))
-    np.testing.assert_allclose(scores, unfolded.predict_on_batch([references, distorted]), rtol=1e-5, atol=1e-6)
-    assert not np.allclose(scores, scores[0])
-    for a, b in zip(gradients_of(folded, references, distorted), gradients_of(unfolded, references, distorted)):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * np.abs(b).max())
-    folded.save(tmp_path / "folded.keras")  # (BatchNorm's statistics moved in the training passes)
-    reloaded = keras.models.load_model(tmp_path / "folded.keras")
-    np.testing.assert_array_equal(folded.predict_on_batch([references, distorted]),
-                                  reloaded.predict_on_batch([references, distorted]))
+    assert_same_network(folded, unfolded, config["image_size"], 7, tmp_path)
 
 
 def test_the_folded_convolution_refuses_what_it_cannot_fold():
@@ -166,18 +173,7 @@ def test_the_stem_on_blocks_computes_the_plain_convolutions(network, kernel, fol
     assert isinstance(encoder.get_layer("f2_pool"), BlockMaxPooling2D) is fold
     assert (encoder.output[0].shape[1] * 2 == config["image_size"]) is (fold and network != "tiled")
     assert not isinstance(plain.get_layer("encoder").get_layer("f1_conv"), BlockConv2D)
-    assert blocked.count_params() == plain.count_params()
-    plain.set_weights(blocked.get_weights())
-    references, distorted = pairs(4, size=config["image_size"], seed=8)
-    scores = np.asarray(blocked.predict_on_batch([references, distorted]))
-    np.testing.assert_allclose(scores, plain.predict_on_batch([references, distorted]), rtol=1e-5, atol=1e-6)
-    assert not np.allclose(scores, scores[0])
-    for a, b in zip(gradients_of(blocked, references, distorted), gradients_of(plain, references, distorted)):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * np.abs(b).max())
-    blocked.save(tmp_path / "blocked.keras")
-    reloaded = keras.models.load_model(tmp_path / "blocked.keras")
-    np.testing.assert_array_equal(blocked.predict_on_batch([references, distorted]),
-                                  reloaded.predict_on_batch([references, distorted]))
+    assert_same_network(blocked, plain, config["image_size"], 8, tmp_path)
 
 
 def test_scoring_takes_the_stem_plain_with_the_same_weights():
