@@ -483,8 +483,8 @@ class BlockBatchNormalization(FusedBatchNormalization):
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class BlockMaxPooling2D(keras.layers.Layer):
     """``MaxPooling2D(2)`` of a pixel map, called on it in ``space_to_depth`` layout: the max of
-    each block's four pixels, by the same max-pool kernel over a (B, h w, 4, C) view, so ties go
-    to the same pixel as the plain pooling's (the first in row-major order)."""
+    each block's four pixels, by the same max-pool kernel over a (B, h w, 4, C) view (a free
+    reshape), whose gradient goes to the maximum as the plain pooling's does."""
 
     def call(self, inputs: Any) -> Any:
         height, width, channels = inputs.shape[1], inputs.shape[2], inputs.shape[3] // 4
