@@ -132,8 +132,8 @@ def conv_stage(x: Any, filters: int, kernel: int, params: ModelParams, name: str
     ``x`` may be a :class:`Folded` pair (the decoder's last step left unmade): the
     convolution then takes it as :class:`UpsampledConcatConv2D`.
     """
-    if isinstance(x, Folded):  # D4 on 2x2 blocks has the half-resolution map's size
-        blocked = x.difference.shape[1] == x.half_resolution.shape[1]
+    if isinstance(x, Folded):  # D4 on 2x2 blocks (blocked_stem) has 4 nfs[0] channels, not nfs[0]
+        blocked = x.difference.shape[-1] == 4 * params.nfs[0]
         x = UpsampledConcatConv2D(filters, kernel, strides=strides, padding="same", blocked_difference=blocked,
                                   kernel_regularizer=_l2(params.l2_conv), name=f"{name}_conv")(list(x))
     else:
