@@ -125,13 +125,20 @@ def with_policy(model, name: str):
     A saved model keeps the policy it was trained in; this rebuilds every layer
     but the score head under ``name`` and copies the weights over.
     """
-    import keras
 
     def rebuild(layer):
         config = layer.get_config()
         if "dtype" in config and layer.name not in FLOAT32_LAYERS:
             config["dtype"] = name
         return layer.__class__.from_config(config)
+
+    return rebuilt(model, rebuild)
+
+
+def rebuilt(model, rebuild):
+    """A copy of ``model`` (nested models included) with each layer replaced by ``rebuild(layer)``
+    and the weights copied over: the replacements must hold the same weights in the same order."""
+    import keras
 
     copy = keras.models.clone_model(model, clone_function=rebuild, recursive=True)
     copy.set_weights(model.get_weights())

@@ -182,7 +182,7 @@ def with_plain_stem(model: keras.Model) -> keras.Model:
     so scoring takes them plain (``speed_paths.plain_stem_scoring``). Each block layer becomes
     its pixel twin with the same name and weights; the layout changes become identities.
     """
-    from asna.precision import all_layers
+    from asna.precision import all_layers, rebuilt
 
     if not isinstance(model, keras.Model) or not any(isinstance(layer, BlockConv2D) for layer in all_layers(model)):
         return model
@@ -190,18 +190,16 @@ def with_plain_stem(model: keras.Model) -> keras.Model:
     twins = {BlockConv2D: layers.Conv2D, BlockBatchNormalization: FusedBatchNormalization}
 
     def plain(layer: Any) -> Any:
-        config = layer.get_config()
         if isinstance(layer, SpaceToDepth):
             return layers.Identity(name=layer.name, dtype=layer.dtype_policy)
         if isinstance(layer, BlockMaxPooling2D):
             return layers.MaxPooling2D(2, name=layer.name, dtype=layer.dtype_policy)
+        config = layer.get_config()
         if isinstance(layer, UpsampledConcatConv2D):
             config["blocked_difference"] = False
         return twins.get(type(layer), type(layer)).from_config(config)
 
-    copy = keras.models.clone_model(model, clone_function=plain, recursive=True)
-    copy.set_weights(model.get_weights())
-    return copy
+    return rebuilt(model, plain)
 
 
 def encoder_features(x: Any, params: ModelParams, batch_norm: bool) -> list:
