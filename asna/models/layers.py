@@ -483,14 +483,12 @@ class BlockBatchNormalization(FusedBatchNormalization):
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class BlockMaxPooling2D(keras.layers.Layer):
     """``MaxPooling2D(2)`` of a pixel map, called on it in ``space_to_depth`` layout: the max of
-    each block's four pixels, by the same max-pool kernel over a (B, h w, 4, C) view (a free
-    reshape), whose gradient goes to the maximum as the plain pooling's does."""
+    each block's four pixels, by the same max-pool kernel, 1 x 4 at stride 4, over the
+    (B, h, 4w, C) view of :func:`_block_view`, whose gradient goes to the maximum as the plain
+    pooling's does. (Over a (B, h w, 4, C) view, the same windows, oneDNN took about 1.3x as long.)"""
 
     def call(self, inputs: Any) -> Any:
-        height, width, channels = inputs.shape[1], inputs.shape[2], inputs.shape[3] // 4
-        view = ops.reshape(inputs, (-1, height * width, 4, channels))
-        pooled = ops.max_pool(view, pool_size=(1, 4), strides=(1, 4), padding="valid")
-        return ops.reshape(pooled, (-1, height, width, channels))
+        return ops.max_pool(_block_view(inputs), pool_size=(1, 4), strides=(1, 4), padding="valid")
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return (*input_shape[:-1], input_shape[-1] // 4)
