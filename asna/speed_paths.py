@@ -40,6 +40,10 @@ class SpeedPaths:
     """The last decoder step's 2x upsampling and concatenation folded into the stride-4 convolution
     after them: a stride-2 2x2 convolution of the half-resolution map plus one of D4 (the same sums
     regrouped; the upsampled map is never made). Acts when a model is built."""
+    subpixel_upsampling: bool = True
+    """Decoder steps 1-3's 2x upsampling and concatenation folded into the next step's 3x3 convolution:
+    a 3x3 convolution of the half-resolution map with 4x the filters, one set per output phase, put in
+    place by depth_to_space, plus one of the difference (the same sums regrouped). Acts when a model is built."""
     space_to_depth_stem: bool = True
     """The encoder's two full-resolution convolutions (3 and nfs[0] filters) on 2x2 blocks of pixels:
     a 3x3 convolution of 4x the channels with the same kernel rearranged, the same products (acts when
@@ -59,7 +63,7 @@ FUSE_MIN_ELEMENTS = int(os.environ.get("ASNA_FUSE_MIN_ELEMENTS", "65536"))
 """Values per image from which a map takes the XLA-fused passes; ``ASNA_FUSE_MIN_ELEMENTS=0``
 puts a small test network through them too (tests/test_speed.py, docs/tests.md)."""
 NAMES = tuple(field.name for field in fields(SpeedPaths))
-GRAPH_PATHS = ("folded_upsampling", "space_to_depth_stem")
+GRAPH_PATHS = ("folded_upsampling", "subpixel_upsampling", "space_to_depth_stem")
 """The paths that change the layers a model is built with (the others act inside layers' calls):
 figures and FLOP counts use the network as specified, with these off."""
 

@@ -141,11 +141,53 @@ def test_folded_upsampling_computes_the_unfolded_convolution(network, tmp_path):
     assert_same_network(folded, unfolded, config["image_size"], 7, tmp_path)
 
 
+@pytest.mark.parametrize("network", ["attention", "tiled"])
+def test_subpixel_upsampling_computes_the_upsampled_concatenated_convolution(network, tmp_path):
+    """attention: decoder steps 1-3 upsample; tiled: steps 2-3 (step 1 concatenates at f4's
+    scale). float32, so only the regrouped sums differ; weights are interchangeable."""
+    from asna.models.layers import UpsampledConcatConv2D
+
+    config = {**SMALL, "network": network}
+    if network == "tiled":
+        config.update(image_size=64, tile_size=16, lstm_units=4)
+    folded_steps = [1, 2, 3] if network == "attention" else [2, 3]
+    keras.utils.set_random_seed(0)
+    folded = build_model(config)
+    with paths_off(["subpixel_upsampling"]):
+        unfolded = build_model(config)
+    names = {layer.name for layer in folded.layers}
+    for step in folded_steps:
+        layer = folded.get_layer(f"dec{step + 1}_conv")
+        assert isinstance(layer, UpsampledConcatConv2D) and tuple(layer.strides) == (1, 1)
+        assert f"dec{step}_up" not in names and f"dec{step}_concat" not in names
+        assert {f"dec{step}_up", f"dec{step}_concat"} <= {layer.name for layer in unfolded.layers}
+    assert ("dec1_concat" in names) is (network == "tiled")
+    assert_same_network(folded, unfolded, config["image_size"], 9, tmp_path)
+
+
+def test_the_subpixel_fold_gives_the_convolution_of_the_upsampled_map_at_every_border():
+    """One layer against Conv2D on concat(upsample(x), d) with random weights, odd-sized maps too."""
+    from asna.models.layers import UpsampledConcatConv2D
+
+    rng = np.random.default_rng(3)
+    x, d = rng.normal(size=(2, 5, 7, 3)).astype(np.float32), rng.normal(size=(2, 10, 14, 2)).astype(np.float32)
+    folded = UpsampledConcatConv2D(4, 3, strides=1, padding="same")
+    plain = keras.layers.Conv2D(4, 3, padding="same")
+    plain.build((2, 10, 14, 5))
+    folded.build([x.shape, d.shape])
+    plain.set_weights([rng.normal(size=(3, 3, 5, 4)).astype(np.float32), rng.normal(size=4).astype(np.float32)])
+    folded.set_weights(plain.get_weights())
+    expected = plain(np.concatenate([x.repeat(2, axis=1).repeat(2, axis=2), d], axis=-1))
+    np.testing.assert_allclose(folded([x, d]), expected, rtol=1e-5, atol=1e-5)
+
+
 def test_the_folded_convolution_refuses_what_it_cannot_fold():
     from asna.models.layers import BlockConv2D, UpsampledConcatConv2D
 
-    with pytest.raises(ValueError, match="3x3, stride-4"):
+    with pytest.raises(ValueError, match="3x3, stride-4 or stride-1"):
         UpsampledConcatConv2D(8, 3, strides=2, padding="same")
+    with pytest.raises(ValueError, match="at stride 4 only"):
+        UpsampledConcatConv2D(8, 3, strides=1, padding="same", blocked_difference=True)
     with pytest.raises(ValueError, match="odd"):
         BlockConv2D(8, 7, padding="same")
     with pytest.raises(ValueError, match="stride-1"):

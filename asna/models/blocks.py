@@ -129,11 +129,11 @@ def conv_stage(x: Any, filters: int, kernel: int, params: ModelParams, name: str
                batch_norm: bool, strides: int = 1) -> Any:
     """Conv -> LeakyReLU (-> BatchNorm): the unit of encoder, decoder and down-sampling.
 
-    ``x`` may be a :class:`Folded` pair (the decoder's last step left unmade): the
-    convolution then takes it as :class:`UpsampledConcatConv2D`.
+    ``x`` may be a :class:`Folded` pair (a decoder step's upsampling and concatenation left
+    unmade): the convolution then takes it as :class:`UpsampledConcatConv2D`.
     """
     if isinstance(x, Folded):  # D4 on 2x2 blocks (blocked_stem) has 4 nfs[0] channels, not nfs[0]
-        blocked = x.difference.shape[-1] == 4 * params.nfs[0]
+        blocked = strides == 4 and x.difference.shape[-1] == 4 * params.nfs[0]
         x = UpsampledConcatConv2D(filters, kernel, strides=strides, padding="same", blocked_difference=blocked,
                                   kernel_regularizer=_l2(params.l2_conv), name=f"{name}_conv")(list(x))
     else:
@@ -251,8 +251,8 @@ def decoder_start(params: ModelParams, reference_features: list,
 
 
 class Folded(NamedTuple):
-    """The decoder's last step left unmade: its half-resolution map and D4, for the stride-4
-    convolution that follows to fold the upsampling and concatenation in (speed_paths)."""
+    """A decoder step's upsampling and concatenation left unmade: its half-resolution map and
+    its difference, for the convolution that follows to fold them in (speed_paths)."""
 
     half_resolution: Any
     difference: Any
@@ -265,18 +265,23 @@ def decoder(x: Any, diffs: list, params: ModelParams, batch_norm: bool,
     With ``extra_pool`` (simple, bn, attention) step 1 pools once more and
     upsamples back; the tiled network starts at f4's scale and does neither.
     With ``speed_paths.folded_upsampling`` on, the last step's upsampling and
-    concatenation are returned as a :class:`Folded` pair for :func:`downsample`.
+    concatenation are returned as a :class:`Folded` pair for :func:`downsample`;
+    with ``subpixel_upsampling`` on, the earlier steps' go to the next step's
+    convolution as one.
     """
     if extra_pool:
         x = layers.MaxPooling2D(2, name="dec1_pool")(x)
     steps = list(enumerate(zip(params.nfs[4:8], diffs), start=1))
     for step, (filters, diff) in steps:
         x = conv_stage(x, filters, 3, params, f"dec{step}", batch_norm)
-        if step == len(steps) and PATHS.folded_upsampling and (extra_pool or step > 1):
-            return Folded(x, diff)
-        if extra_pool or step > 1:
-            x = layers.UpSampling2D(2, name=f"dec{step}_up")(x)
-        x = layers.Concatenate(name=f"dec{step}_concat")([x, diff])
+        upsampled = extra_pool or step > 1
+        last = step == len(steps)
+        if upsampled and (PATHS.folded_upsampling if last else PATHS.subpixel_upsampling):
+            x = Folded(x, diff)
+        else:
+            if upsampled:
+                x = layers.UpSampling2D(2, name=f"dec{step}_up")(x)
+            x = layers.Concatenate(name=f"dec{step}_concat")([x, diff])
     return x
 
 

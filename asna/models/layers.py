@@ -300,25 +300,41 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         return ops.cast(outputs, self.compute_dtype)
 
 
+PHASE_TAPS = (((1, 0, 0), (0, 1, 1), (0, 0, 0)), ((0, 0, 0), (1, 1, 0), (0, 0, 1)))
+"""For an output pixel 2i + a of a 3x3 'same' convolution of a 2x upsampled map: which of the kernel's
+three taps (columns) act on rows i - 1, i, i + 1 of the map before upsampling (rows), for a = 0, 1."""
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class UpsampledConcatConv2D(keras.layers.Conv2D):
-    """``Conv2D(F, 3, stride 4, same)`` of ``concat(upsample2x(x), d)``, called on ``[x, d]``.
+    """``Conv2D(F, 3, stride 4 or 1, same)`` of ``concat(upsample2x(x), d)``, called on ``[x, d]``.
 
     The same kernel (3 x 3 x (C_x + C_d) x F) and bias as that convolution, so the weights are
-    interchangeable. On maps whose side is a multiple of 4, 'same' pads nothing and output
-    row i reads rows 4i, 4i + 1, 4i + 2 of the upsampled map, which are rows 2i, 2i, 2i + 1 of
-    ``x``: the kernel's first two rows (and columns) act on the same values, so their sum, a
-    2 x 2 kernel at stride 2 on ``x``, gives the same products regrouped, and the full-size
-    upsampled and concatenated maps are never made (speed_paths.folded_upsampling). The
-    kernel is folded in float32, then cast to the compute type. Every network's full-resolution
-    map has a side the encoder pools three times, a multiple of 8, so the condition holds.
+    interchangeable; the full-size upsampled and concatenated maps are never made, and their
+    gradients (a sum and slices over full-size maps) are not either. The kernel is folded in
+    float32, then cast to the compute type.
+
+    Stride 4 (the decoder's end, speed_paths.folded_upsampling): on maps whose side is a
+    multiple of 4, 'same' pads nothing and output row i reads rows 4i, 4i + 1, 4i + 2 of the
+    upsampled map, which are rows 2i, 2i, 2i + 1 of ``x``: the kernel's first two rows (and
+    columns) act on the same values, so their sum, a 2 x 2 kernel at stride 2 on ``x``, gives
+    the same products regrouped. Every network's full-resolution map has a side the encoder
+    pools three times, a multiple of 8, so the condition holds.
+
+    Stride 1 (between decoder steps, speed_paths.subpixel_upsampling): output row 2i + a reads
+    rows of ``x`` around i, each through a sum of the kernel's rows (:data:`PHASE_TAPS`), so
+    the upsampled part is a 3x3 convolution of ``x`` with 4F outputs, one F per output phase
+    (a, b), put in place by ``depth_to_space``; ``d`` goes through its own part of the kernel.
     """
 
     def __init__(self, filters: int, kernel_size: Any = 3, strides: Any = 4, blocked_difference: bool = False,
                  **kwargs: Any):
         super().__init__(filters, kernel_size, strides=strides, **kwargs)
-        if tuple(self.kernel_size) != (3, 3) or tuple(self.strides) != (4, 4) or self.padding != "same":
-            raise ValueError("UpsampledConcatConv2D folds a 3x3, stride-4, 'same' convolution only")
+        if (tuple(self.kernel_size) != (3, 3) or tuple(self.strides) not in ((4, 4), (1, 1))
+                or self.padding != "same" or tuple(self.dilation_rate) != (1, 1)):
+            raise ValueError("UpsampledConcatConv2D folds a 3x3, stride-4 or stride-1, 'same' convolution only")
+        if blocked_difference and tuple(self.strides) != (4, 4):
+            raise ValueError("UpsampledConcatConv2D reads d on 2x2 blocks at stride 4 only")
         self.blocked_difference = bool(blocked_difference)
         self.input_spec = None  # two inputs, [x, d]
 
@@ -344,6 +360,26 @@ class UpsampledConcatConv2D(keras.layers.Conv2D):
         x, joined = inputs
         kernel = ops.convert_to_tensor(self.kernel.value)  # float32, before the policy's cast
         upsampled, direct = kernel[:, :, :x.shape[-1]], kernel[:, :, x.shape[-1]:]
+        if tuple(self.strides) == (1, 1):
+            outputs = self._subpixel(x, joined, upsampled, direct)
+        else:
+            outputs = self._stride_four(x, joined, upsampled, direct)
+        if self.use_bias:
+            outputs = outputs + ops.cast(self.bias, self.compute_dtype)
+        return self.activation(outputs) if self.activation is not None else outputs
+
+    def _subpixel(self, x: Any, joined: Any, upsampled: Any, direct: Any) -> Any:
+        import tensorflow as tf  # models are built on the TensorFlow backend
+
+        dtype = self.compute_dtype
+        phases = ops.convert_to_tensor(PHASE_TAPS, "float32")
+        # (row phase a, new row r, old row k) x (column phase b, new column c, old column l)
+        folded = ops.einsum("ark,bcl,klxf->rcxabf", phases, phases, upsampled)
+        folded = ops.reshape(folded, (3, 3, x.shape[-1], 4 * self.filters))
+        spread = tf.nn.depth_to_space(ops.conv(x, ops.cast(folded, dtype), strides=1, padding="same"), 2)
+        return spread + ops.conv(joined, ops.cast(direct, dtype), strides=1, padding="same")
+
+    def _stride_four(self, x: Any, joined: Any, upsampled: Any, direct: Any) -> Any:
         upsampled = ops.stack([upsampled[0] + upsampled[1], upsampled[2]], axis=0)
         upsampled = ops.stack([upsampled[:, 0] + upsampled[:, 1], upsampled[:, 2]], axis=1)
         dtype = self.compute_dtype
@@ -358,10 +394,7 @@ class UpsampledConcatConv2D(keras.layers.Conv2D):
             difference = ops.conv(joined, ops.cast(direct, dtype), strides=2, padding="valid")
         else:
             difference = ops.conv(joined, ops.cast(direct, dtype), strides=4, padding="valid")
-        outputs = ops.conv(x, ops.cast(upsampled, dtype), strides=2, padding="valid") + difference
-        if self.use_bias:
-            outputs = outputs + ops.cast(self.bias, dtype)
-        return self.activation(outputs) if self.activation is not None else outputs
+        return ops.conv(x, ops.cast(upsampled, dtype), strides=2, padding="valid") + difference
 
 
 @functools.lru_cache(maxsize=None)
