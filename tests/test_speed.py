@@ -26,6 +26,14 @@ SMALL = {"network": "attention", "image_size": 32, "nfs": [4, 4, 8, 8, 8, 8, 8, 
 TRAIN_STEPS = 3
 
 
+def small_config(network: str, **changes) -> dict:
+    """SMALL as ``network``; the tiled network at 64 px in 16 px tiles."""
+    config = {**SMALL, "network": network, **changes}
+    if network == "tiled":
+        config.update(image_size=64, tile_size=16, lstm_units=4)
+    return config
+
+
 @pytest.fixture
 def fuse_small_maps(monkeypatch):
     monkeypatch.setattr(speed_paths, "FUSE_MIN_ELEMENTS", 0)
@@ -127,9 +135,7 @@ def test_folded_upsampling_computes_the_unfolded_convolution(network, tmp_path):
     only the regrouped sums differ; weights are interchangeable both ways."""
     from asna.models.layers import UpsampledConcatConv2D
 
-    config = {**SMALL, "network": network}
-    if network == "tiled":
-        config.update(image_size=64, tile_size=16, lstm_units=4)
+    config = small_config(network)
     keras.utils.set_random_seed(0)
     folded = build_model(config)
     with paths_off(["folded_upsampling"]):
@@ -147,9 +153,7 @@ def test_subpixel_upsampling_computes_the_upsampled_concatenated_convolution(net
     scale). float32, so only the regrouped sums differ; weights are interchangeable."""
     from asna.models.layers import UpsampledConcatConv2D
 
-    config = {**SMALL, "network": network}
-    if network == "tiled":
-        config.update(image_size=64, tile_size=16, lstm_units=4)
+    config = small_config(network)
     folded_steps = [1, 2, 3] if network == "attention" else [2, 3]
     keras.utils.set_random_seed(0)
     folded = build_model(config)
@@ -201,9 +205,7 @@ def test_the_stem_on_blocks_computes_the_plain_convolutions(network, kernel, fol
     fold, f1 stays on blocks through BatchNorm, f2's pooling and D4; without it, it goes back."""
     from asna.models.layers import BlockConv2D, BlockMaxPooling2D
 
-    config = {**SMALL, "network": network, "kss": [kernel, 5, 3, 3]}
-    if network == "tiled":
-        config.update(image_size=64, tile_size=16, lstm_units=4)
+    config = small_config(network, kss=[kernel, 5, 3, 3])
     keras.utils.set_random_seed(0)
     with paths_off([] if fold else ["folded_upsampling"]):
         blocked = build_model(config)

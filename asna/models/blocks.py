@@ -132,10 +132,10 @@ def conv_stage(x: Any, filters: int, kernel: int, params: ModelParams, name: str
     ``x`` may be a :class:`Folded` pair (a decoder step's upsampling and concatenation left
     unmade): the convolution then takes it as :class:`UpsampledConcatConv2D`.
     """
-    if isinstance(x, Folded):  # D4 on 2x2 blocks (blocked_stem) has 4 nfs[0] channels, not nfs[0]
-        blocked = strides == 4 and x.difference.shape[-1] == 4 * params.nfs[0]
-        x = UpsampledConcatConv2D(filters, kernel, strides=strides, padding="same", blocked_difference=blocked,
-                                  kernel_regularizer=_l2(params.l2_conv), name=f"{name}_conv")(list(x))
+    if isinstance(x, Folded):
+        x = UpsampledConcatConv2D(filters, kernel, strides=strides, padding="same", blocked_difference=x.blocked,
+                                  kernel_regularizer=_l2(params.l2_conv),
+                                  name=f"{name}_conv")([x.half_resolution, x.difference])
     else:
         x = conv(filters, kernel, params, f"{name}_conv", strides=strides)(x)
     x = layers.LeakyReLU(negative_slope=params.alpha, name=f"{name}_lrelu")(x)
@@ -252,10 +252,12 @@ def decoder_start(params: ModelParams, reference_features: list,
 
 class Folded(NamedTuple):
     """A decoder step's upsampling and concatenation left unmade: its half-resolution map and
-    its difference, for the convolution that follows to fold them in (speed_paths)."""
+    its difference (``blocked``: D4 on 2x2 blocks, from :func:`blocked_stem`), for the
+    convolution that follows to fold them in (speed_paths)."""
 
     half_resolution: Any
     difference: Any
+    blocked: bool = False
 
 
 def decoder(x: Any, diffs: list, params: ModelParams, batch_norm: bool,
@@ -277,7 +279,8 @@ def decoder(x: Any, diffs: list, params: ModelParams, batch_norm: bool,
         upsampled = extra_pool or step > 1
         last = step == len(steps)
         if upsampled and (PATHS.folded_upsampling if last else PATHS.subpixel_upsampling):
-            x = Folded(x, diff)
+            # D4 on blocks has 4 nfs[0] channels where the pixel map has nfs[0]
+            x = Folded(x, diff, blocked=last and diff.shape[-1] == 4 * params.nfs[0])
         else:
             if upsampled:
                 x = layers.UpSampling2D(2, name=f"dec{step}_up")(x)
