@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from asna.demo import add_demo_arguments  # noqa: E402
-from asna.errors import run_cli  # noqa: E402
+from asna.core.errors import run_cli  # noqa: E402
+from asna.studies.demo import add_demo_arguments  # noqa: E402
 
 
 def main() -> int:
@@ -28,7 +28,7 @@ def main() -> int:
                         help="seed of the built-in set (crops, distortions); the training seed is --set training.seed=K")
     add_demo_arguments(parser)
     arguments = parser.parse_args()
-    from asna.demo import run_demo
+    from asna.studies.demo import run_demo
 
     run_demo(arguments.data_dir, arguments.out, arguments.config, arguments.image_size,
              arguments.crops_per_image, arguments.seed, arguments.overrides, arguments.train_crops_per_image)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from asna.config import add_config_arguments, load_config  # noqa: E402
-from asna.errors import run_cli  # noqa: E402
+from asna.core.config import add_config_arguments, load_config  # noqa: E402
+from asna.core.errors import run_cli  # noqa: E402
 
 
 def main() -> int:

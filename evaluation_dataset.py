@@ -24,10 +24,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from asna.errors import UserError, run_cli  # noqa: E402
+from asna.core.errors import UserError, run_cli  # noqa: E402
+from asna.core.precision import use_inference_precision  # noqa: E402
 from asna.evaluation import add_scorer_arguments  # noqa: E402
 from asna.evaluation.per_type import NAMINGS  # noqa: E402
-from asna.precision import use_inference_precision  # noqa: E402
 
 
 def main() -> int:

@@ -15,9 +15,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from asna.errors import run_cli  # noqa: E402
+from asna.core.errors import run_cli  # noqa: E402
+from asna.core.precision import use_inference_precision  # noqa: E402
 from asna.evaluation import add_scorer_arguments  # noqa: E402
-from asna.precision import use_inference_precision  # noqa: E402
 
 
 def main() -> int:
@@ -28,7 +28,7 @@ def main() -> int:
     add_scorer_arguments(parser, batch_size=False)
     args = parser.parse_args()
     use_inference_precision(args.precision)
-    from asna.evaluation.scorer import run_single_image
+    from asna.evaluation.single_pair import run_single_image
 
     run_single_image(args.ref, args.distorted, args.models, args.tta, args.fit, args.scale_source, args.figure,
                      args.pool)

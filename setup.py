@@ -2,7 +2,7 @@
 
 Everything else is declared in pyproject.toml. A checkout keeps the trained
 model in the top-level models/ folder; an installed package has no checkout
-around it, so its wheel carries a copy (asna.default_models looks there).
+around it, so its wheel carries a copy (asna.api.default_models looks there).
 An editable install reads models/ of the checkout itself and copies nothing.
 """
 

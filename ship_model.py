@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from asna.errors import run_cli  # noqa: E402
+from asna.core.errors import run_cli  # noqa: E402
 
 MAKE_MODEL = ("python benchmarks/demo_seeds.py --config configs/attention_built_in.txt "
               "--data-dir data/synthetic_built_in --train-crops-per-image 64 --seeds 3 --out runs/built_in_seeds")
@@ -25,7 +25,7 @@ def main() -> int:
     parser.add_argument("--command", default=MAKE_MODEL, help="the training command the card names")
     parser.add_argument("--force", action="store_true", help="ship even when the check fails (the card says so)")
     arguments = parser.parse_args()
-    from asna.shipping import ship
+    from asna.studies.shipping import ship
 
     ship(Path(arguments.study), Path(arguments.out), arguments.command, arguments.force)
     return 0

@@ -10,8 +10,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from asna.cli import train_main  # noqa: E402
-from asna.errors import run_cli  # noqa: E402
+from asna.core.errors import run_cli  # noqa: E402
+from asna.training.cli import train_main  # noqa: E402
 
 if __name__ == "__main__":
     run_cli(lambda: train_main("simple", __doc__))

@@ -1,8 +1,16 @@
 """ASNA: Siamese-difference networks for full-reference image quality assessment.
 
-Shared code for the scripts at the top of the repository: text configs,
-metrics, the surrogate Spearman ranker and the loss, dataset preparation,
-the tf.data input pipeline, the four networks, training and evaluation.
+The package behind the scripts at the top of the repository, one subpackage a job:
+
+* ``asna.api``        — the public surface: ``load_metric``, ``PerceptualLoss``, the console commands;
+* ``asna.core``       — the basics: configs, errors, paths, metrics, plots, precision;
+* ``asna.data``       — dataset preparation, the built-in synthetic set, the tf.data pipeline;
+* ``asna.models``     — the four networks and their layers;
+* ``asna.ranker``     — the surrogate Spearman ranker;
+* ``asna.training``   — the training loop, run state, checkpoints and the loss;
+* ``asna.evaluation`` — scoring pairs, folders and labelled sets beside the classic baselines;
+* ``asna.studies``    — the demo, seed studies, ablations and the shipping check;
+* ``asna.profiling``  — throughput, FLOPs and the side-by-side speed comparison.
 
 The public API (docs/api.md), loaded on first use so that ``import asna``
 stays free of TensorFlow:
@@ -21,11 +29,11 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "load_metric": "asna.api",
-    "Metric": "asna.api",
-    "InputError": "asna.api",
-    "PerceptualLoss": "asna.perceptual_loss",
-    "UserError": "asna.errors",
+    "load_metric": "asna.api.metric",
+    "Metric": "asna.api.metric",
+    "InputError": "asna.api.metric",
+    "PerceptualLoss": "asna.api.perceptual_loss",
+    "UserError": "asna.core.errors",
 }
 
 __all__ = ["__version__", *_LAZY]

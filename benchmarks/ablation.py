@@ -21,11 +21,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from asna.ablation import LOSSES, Grid, parse_names, run_grid  # noqa: E402
-from asna.config import NETWORKS  # noqa: E402
-from asna.precision import PRECISIONS  # noqa: E402
-from asna.errors import run_cli  # noqa: E402
+from asna.core.config import NETWORKS  # noqa: E402
+from asna.core.errors import run_cli  # noqa: E402
+from asna.core.precision import PRECISIONS  # noqa: E402
 from asna.evaluation import positive_int  # noqa: E402
+from asna.studies.ablation import LOSSES, Grid, parse_names, run_grid  # noqa: E402
 
 
 def main() -> int:

@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from asna.errors import run_cli  # noqa: E402
+from asna.core.errors import run_cli  # noqa: E402
 from asna.evaluation import positive_int  # noqa: E402
 
 
@@ -43,9 +43,9 @@ def main() -> int:
     args = parser.parse_args()
     import tensorflow as tf
 
-    from asna.benchmarking import describe_device
     from asna.data.augment import augment_pairs
     from asna.data.images import scale_lightness
+    from asna.profiling.throughput import describe_device
 
     rng = np.random.default_rng(0)
     shape = (args.batch_size, args.image_size, args.image_size, 3)

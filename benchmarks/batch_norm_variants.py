@@ -1,6 +1,6 @@
 """BatchNorm's bfloat16 training pass three ways, on one map: the kernel with float32 copies, without, and XLA.
 
-Times asna/batch_norm_timing.py's variants (forward and gradient of one BatchNorm
+Times asna/profiling/batch_norm_timing.py's variants (forward and gradient of one BatchNorm
 on a bfloat16 map, default the attention network's first encoder stage at 288 px:
 16 x 288 x 288 x 8) in turn, A B C A B C ..., and prints each one's median wall
 and CPU seconds per pass, the largest difference of its results from the default
@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from asna.errors import run_cli  # noqa: E402
+from asna.core.errors import run_cli  # noqa: E402
 from asna.evaluation import positive_int  # noqa: E402
 
 
@@ -31,8 +31,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=positive_int, default=3, help="alternating rounds (default 3)")
     parser.add_argument("--repeats", type=positive_int, default=5, help="passes per timed call (default 5)")
     arguments = parser.parse_args()
-    from asna.batch_norm_timing import compare_variants
-    from asna.benchmarking import describe_device
+    from asna.profiling.batch_norm_timing import compare_variants
+    from asna.profiling.throughput import describe_device
 
     shape = (arguments.batch, arguments.size, arguments.size, arguments.channels)
     times, differences = compare_variants(shape, arguments.rounds, arguments.repeats)

@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from asna.demo import add_demo_arguments  # noqa: E402
-from asna.errors import run_cli  # noqa: E402
+from asna.core.errors import run_cli  # noqa: E402
+from asna.core.precision import PRECISIONS  # noqa: E402
 from asna.evaluation import positive_int  # noqa: E402
-from asna.precision import PRECISIONS  # noqa: E402
+from asna.studies.demo import add_demo_arguments  # noqa: E402
 
 
 def precision_list(text: str) -> list[str]:
@@ -38,7 +38,7 @@ def main() -> int:
     parser.add_argument("--out", default="runs/demo_seeds", help="output folder (default runs/demo_seeds)")
     add_demo_arguments(parser)
     arguments = parser.parse_args()
-    from asna.seed_study import run_study
+    from asna.studies.seed_study import run_study
 
     run_study(arguments.data_dir, arguments.out, arguments.config, arguments.image_size,
               arguments.crops_per_image, arguments.seeds, arguments.precisions, arguments.overrides,

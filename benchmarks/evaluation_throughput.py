@@ -13,7 +13,7 @@ FLOPs per scored pair are the network's forward FLOPs (TensorFlow's profiler on
 the built model) times the variants times the models; the matmul peak is timed
 in the same precision in the same run. --precision builds the models under that
 dtype policy (the score head stays float32); --old-path NAME times the code
-before one of the faster paths (asna/speed_paths.py). The last line is one JSON
+before one of the faster paths (asna/core/speed_paths.py). The last line is one JSON
 object.
 
 Example: python benchmarks/evaluation_throughput.py --image-size 288 --pairs 8 --precision mixed_bfloat16
@@ -28,12 +28,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from asna.benchmarking import SCORING_CASES  # noqa: E402
-from asna.config import NETWORKS  # noqa: E402
-from asna.errors import run_cli  # noqa: E402
+from asna.core.config import NETWORKS  # noqa: E402
+from asna.core.errors import run_cli  # noqa: E402
+from asna.core.precision import PRECISIONS  # noqa: E402
+from asna.core.speed_paths import NAMES as SPEED_PATHS  # noqa: E402
 from asna.evaluation import positive_int  # noqa: E402
-from asna.precision import PRECISIONS  # noqa: E402
-from asna.speed_paths import NAMES as SPEED_PATHS  # noqa: E402
+from asna.profiling.throughput import SCORING_CASES  # noqa: E402
 
 
 def main() -> int:
@@ -50,7 +50,7 @@ def main() -> int:
                         help=f"time the code before this faster path (repeatable): {', '.join(SPEED_PATHS)}")
     parser.add_argument("--no-peak", action="store_true", help="do not time the matmul peak")
     args = parser.parse_args()
-    from asna.benchmarking import describe_device, format_scoring, run_scoring_benchmark
+    from asna.profiling.throughput import describe_device, format_scoring, run_scoring_benchmark
 
     cases = [case.strip() for case in args.cases.split(",") if case.strip()]
     precision, results = run_scoring_benchmark(cases, args.network, args.image_size, args.pairs, args.batch_size,

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from asna.errors import UserError, run_cli  # noqa: E402
+from asna.core.errors import UserError, run_cli  # noqa: E402
 
 STORAGES = ("none", "lzf", "gzip")
 

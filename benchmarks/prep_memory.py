@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from asna.core.errors import UserError, run_cli  # noqa: E402
 from asna.data.layout import PairWriter, open_pairs  # noqa: E402
-from asna.errors import UserError, run_cli  # noqa: E402
 
 TIME = Path("/usr/bin/time")
 PIPAL_SCRIPT = ROOT / "prepare_dataset" / "create_data_pipal.py"

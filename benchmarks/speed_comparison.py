@@ -4,7 +4,7 @@ For each precision (float32, bfloat16 by default): attention training at 288 px,
 batch 16, through the HDF5 pipeline, and folder scoring with full TTA (22
 variants, one model), each configuration ("arm") built once and then timed in
 turn, A B A B ..., for --rounds rounds. Arms: before (every path in
-asna/speed_paths.py off), now, and now without each path that acts there.
+asna/core/speed_paths.py off), now, and now without each path that acts there.
 --candidates adds whole-step XLA and 4 steps per execution (no gain measured on
 a CPU). Every figure comes with its GFLOP/s and its fraction of the matmul peak
 measured in the same process. Prints one JSON line per timed call as it goes,
@@ -25,8 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from asna.config import NETWORKS  # noqa: E402
-from asna.errors import UserError, run_cli  # noqa: E402
+from asna.core.config import NETWORKS  # noqa: E402
+from asna.core.errors import UserError, run_cli  # noqa: E402
 from asna.evaluation import positive_int  # noqa: E402
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -50,8 +50,8 @@ def main() -> int:
     unknown = [name for name in precisions if name not in PRECISIONS]
     if unknown or not precisions:
         raise UserError(f"--precisions {args.precisions}: choose from {', '.join(PRECISIONS)}")
-    from asna.benchmarking import describe_device
-    from asna.speed_comparison import format_table, run_comparison, summary_records
+    from asna.profiling.speed_comparison import format_table, run_comparison, summary_records
+    from asna.profiling.throughput import describe_device
 
     started, load = time.perf_counter(), os.getloadavg()
     print(f"{describe_device()}; load average at the start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)

@@ -20,9 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from asna.errors import run_cli  # noqa: E402
+from asna.core.errors import run_cli  # noqa: E402
+from asna.core.precision import PRECISIONS, use_inference_precision  # noqa: E402
 from asna.evaluation import DEFAULT_BATCH_SIZE, TTA_MODES, positive_int  # noqa: E402
-from asna.precision import PRECISIONS, use_inference_precision  # noqa: E402
 
 
 def main() -> int:
@@ -38,7 +38,7 @@ def main() -> int:
     parser.add_argument("--json", metavar="OUT.json", help="also write the figures to this file")
     args = parser.parse_args()
     use_inference_precision(args.precision)
-    from asna.evaluation.pooling_benchmark import run
+    from asna.studies.tile_pooling import run
 
     run(args.model, args.folder, args.tta, args.batch_size, not args.no_whole, args.classic, args.json)
     return 0

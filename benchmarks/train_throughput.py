@@ -12,7 +12,7 @@ network's GFLOP per training pair, the achieved GFLOP/s and their fraction of
 the matmul peak in that precision, measured in the same run), then as the last
 line one JSON object.
 
---old-path NAME times the code before one of the faster paths (asna/speed_paths.py);
+--old-path NAME times the code before one of the faster paths (asna/core/speed_paths.py);
 --jit-compile and --steps-per-execution are Keras's whole-step XLA switch and
 steps per call (benchmarks/speed_comparison.py sets them side by side).
 
@@ -29,11 +29,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from asna.benchmarking import DATA_SOURCES, JIT_CHOICES, NETWORKS, RANKERS  # noqa: E402
-from asna.errors import run_cli  # noqa: E402
+from asna.core.errors import run_cli  # noqa: E402
+from asna.core.precision import PRECISIONS  # noqa: E402
+from asna.core.speed_paths import NAMES as SPEED_PATHS  # noqa: E402
 from asna.evaluation import positive_int  # noqa: E402
-from asna.precision import PRECISIONS  # noqa: E402
-from asna.speed_paths import NAMES as SPEED_PATHS  # noqa: E402
+from asna.profiling.throughput import DATA_SOURCES, JIT_CHOICES, NETWORKS, RANKERS  # noqa: E402
 
 
 def parse_arguments() -> argparse.Namespace:
@@ -76,8 +76,8 @@ def parse_arguments() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_arguments()
-    from asna.benchmarking import (benchmark_config, describe_device, format_result,
-                                   precision_warning, run_benchmark, set_threads, warn)
+    from asna.profiling.throughput import (benchmark_config, describe_device, format_result,
+                                           precision_warning, run_benchmark, set_threads, warn)
 
     set_threads(args.inter_op_threads, args.intra_op_threads)  # before TensorFlow runs anything
 

@@ -32,8 +32,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from asna.core.errors import run_cli  # noqa: E402
 import asna  # noqa: E402
-from asna.errors import run_cli  # noqa: E402
 
 
 def parse_arguments() -> argparse.Namespace:
@@ -92,9 +92,9 @@ def main() -> int:
     args = parse_arguments()
     import keras
 
+    from asna.core.paths import atomic_write
     from asna.data.synthetic import TEST_PHOTOGRAPHS, load_photographs, split_of
     from asna.evaluation.classic import classic_scores
-    from asna.paths import atomic_write
 
     started = time.monotonic()
     keras.utils.set_random_seed(args.seed)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from asna.core.errors import UserError, run_cli  # noqa: E402
 from asna.data import pieapp, preparation, tid  # noqa: E402
-from asna.errors import UserError, run_cli  # noqa: E402
 
 STANDARDIZATION = {"tid2008": tid.TID_STANDARDIZATION, "tid2013": tid.TID_STANDARDIZATION,
                    "pieapp": pieapp.PIEAPP_STANDARDIZATION}

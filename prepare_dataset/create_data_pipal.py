@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from asna.core.errors import UserError, run_cli  # noqa: E402
 from asna.data import pipal, preparation  # noqa: E402
-from asna.errors import UserError, run_cli  # noqa: E402
 
 STANDARDIZATION = {"pipal": pipal.PIPAL_STANDARDIZATION}
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from asna.core.errors import UserError, run_cli  # noqa: E402
 from asna.data import synthetic  # noqa: E402
 from asna.data.full_resolution import MAX_SIDE  # noqa: E402
-from asna.errors import UserError, run_cli  # noqa: E402
 
 
 def scale_range(text: str) -> tuple[float, float]:
@@ -64,7 +64,7 @@ def parse_arguments() -> argparse.Namespace:
 
 def check_outputs(args: argparse.Namespace) -> None:
     """Refuse output paths that cannot be written before any image is made."""
-    from asna.paths import check_writable
+    from asna.core.paths import check_writable
 
     if args.grid is not None:
         from asna.evaluation.report import check_figure_path

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from asna.errors import UserError, run_cli  # noqa: E402
+from asna.core.errors import UserError, run_cli  # noqa: E402
 
 DEFAULT_MODEL = str(Path(__file__).resolve().parent / "ranker.keras")
 
@@ -44,7 +44,7 @@ def check_arguments(arguments: argparse.Namespace) -> None:
 def main() -> int:
     arguments = parse_arguments()
     check_arguments(arguments)
-    from asna.config import SCHEMA
+    from asna.core.config import SCHEMA
     from asna.ranker.evaluation import spearman_errors
     from asna.ranker.models import load_ranker, ranker_length
     from asna.ranker.softrank import soft_rank

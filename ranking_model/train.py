@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from asna.errors import UserError, run_cli  # noqa: E402
-from asna.paths import check_writable  # noqa: E402
+from asna.core.errors import UserError, run_cli  # noqa: E402
+from asna.core.paths import check_writable  # noqa: E402
 
 
 def parse_arguments() -> argparse.Namespace:

@@ -7,9 +7,9 @@ import pytest
 
 import numpy as np
 
-from asna.ablation import COLUMNS, TYPE_COLUMNS, Grid, cell_config, parse_names, run_grid
+from asna.core.errors import UserError
 from asna.data.layout import PairWriter
-from asna.errors import UserError
+from asna.studies.ablation import COLUMNS, TYPE_COLUMNS, Grid, cell_config, parse_names, run_grid
 from conftest import error_lines, run_script, write_tiny_pairs
 
 SIZE = 16
@@ -114,7 +114,7 @@ def test_bad_input_is_one_line(data_dir, tmp_path):
 
 
 def test_plot_range_holds_every_bar_error_bar_and_baseline():
-    from asna.ablation import srcc_range
+    from asna.studies.ablation import srcc_range
 
     means = pd.DataFrame({"test_srcc": [0.80, 0.82], "xtest_srcc": [0.83, 0.84]})
     sds = pd.DataFrame({"test_srcc": [0.05, 0.01], "xtest_srcc": [0.0, 0.01]})
@@ -126,8 +126,8 @@ def test_plot_range_holds_every_bar_error_bar_and_baseline():
 def test_a_full_resolution_folder_adds_full_srcc_and_old_results_still_summarise(data_dir, tmp_path, capsys):
     import shutil
 
-    from asna.ablation import FULL_COLUMNS
     from asna.data.full_resolution import build_full_resolution
+    from asna.studies.ablation import FULL_COLUMNS
 
     data = tmp_path / "data"
     shutil.copytree(data_dir, data)

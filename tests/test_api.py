@@ -15,10 +15,11 @@ import cv2
 import numpy as np
 import pytest
 
-import asna
-from asna import api, default_models
-from asna.errors import UserError
+from asna.api import metric as api
+from asna.api import default_models
+from asna.core.errors import UserError
 from asna.evaluation.scorer import QualityScorer
+import asna
 from conftest import REPO_ROOT, error_lines, run_script
 from tiny_models import IMAGE_SIZE, MEAN, STD, noisy_pairs, tiny_trained_model, write_sidecar
 

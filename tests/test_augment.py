@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from asna.core.errors import UserError
 from asna.data import augment
 from asna.data.augment import AugmentSettings
 from asna.data.images import scale_lightness as opencv_scale_lightness
-from asna.errors import UserError
 
 
 def expected_orientation(image: np.ndarray, code: int) -> np.ndarray:

@@ -74,8 +74,8 @@ CASES = [
 
 def earlier_run(folder: Path) -> dict[Path, bytes]:
     """A folder that looks like a finished run whose saved [model] is the tiny config's."""
-    from asna.config import load_config
-    from asna.run_state import RunState, write_state
+    from asna.core.config import load_config
+    from asna.training.run_state import RunState, write_state
     from test_training import TINY
 
     overrides = [item for item in TINY if item.startswith("model.")]
@@ -113,7 +113,7 @@ def test_bad_input_is_one_line_and_changes_nothing(tmp_path, tiny_data, name, co
 
 def test_ranker_rerun_with_other_settings_is_refused(tmp_path):
     """An interrupted ranker run's saved state is not resumed with another recipe, nor overwritten silently."""
-    from asna.run_state import RunState, write_state
+    from asna.training.run_state import RunState, write_state
 
     backup = tmp_path / ".r.backup"
     backup.mkdir()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from asna.config import SCHEMA, ConfigError, load_config
+from asna.core.config import SCHEMA, ConfigError, load_config
 from conftest import error_lines, run_script
 
 

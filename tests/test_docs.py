@@ -6,7 +6,7 @@ slug rules); every ``*.py``/``*.sh`` path and ``make`` target they name must
 exist; every ``--option`` a fenced command line passes to a script must be in
 that script's ``--help``; every config key they show (``--set section.key=``,
 inline ``section.key``, ``key = value`` under a ``[section]``) must be in
-``asna.config.SCHEMA``.
+``asna.core.config.SCHEMA``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from asna.config import SCHEMA
+from asna.core.config import SCHEMA
 from conftest import REPO_ROOT, run_script
 
 DOC_FILES = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
@@ -281,7 +281,7 @@ def config_key_problems(path: Path) -> list[str]:
     problems = []
     for section, key, how in shown:
         if section not in SCHEMA or (key and key not in SCHEMA[section]):
-            problems.append(f"{name(path)}: {how}: {section}.{key} is not in asna.config.SCHEMA")
+            problems.append(f"{name(path)}: {how}: {section}.{key} is not in asna.core.config.SCHEMA")
     return problems
 
 
@@ -296,5 +296,5 @@ def test_a_wrong_config_key_is_found(tmp_path):
                     "```\n--set loss.rankerr=softrank\n[model]\nimage_size = 64\nimage_sise = 64\n```\n")
     problems = config_key_problems(page)
     assert len(problems) == 3
-    assert [p.split(": ")[-1] for p in problems] == [f"{k} is not in asna.config.SCHEMA" for k in
+    assert [p.split(": ")[-1] for p in problems] == [f"{k} is not in asna.core.config.SCHEMA" for k in
                                                      ("loss.rankerr", "training.epoch", "model.image_sise")]

@@ -131,7 +131,7 @@ def test_build_train_and_evaluate_with_the_scripts(tmp_path):
 
 
 def test_demo_verdict_names_every_baseline_of_the_report():
-    from asna.demo import verdict
+    from asna.studies.demo import verdict
 
     def report(model: float, **baselines: float | None) -> dict:
         return {"model": {"srcc": model}, **{name: {"srcc": value} for name, value in baselines.items()}}

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import pytest
 
-from asna.errors import UserError
+from asna.core.errors import UserError
 from asna.evaluation import classic, folders, report, scorer as scoring, tta
 from conftest import REPO_ROOT, error_lines, run_in_process
 
@@ -64,7 +64,7 @@ def make_images(folder: Path) -> list[tuple[str, np.ndarray, np.ndarray, float]]
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory) -> Path:
     """models/a.keras + a.json, a challenge folder and a prepared HDF5 file."""
-    from asna.config import load_config
+    from asna.core.config import load_config
     from asna.data.layout import PairWriter
     from asna.models import build_model
 

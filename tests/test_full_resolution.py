@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
+from asna.core.errors import UserError
 from asna.data import full_resolution as full
 from asna.data import synthetic, xtest_distortions
 from asna.data.distortions import BY_ID, LEVELS, distort, read_mos_table
-from asna.errors import UserError
 
 SIDE = 96  # small windows: the tests take seconds
 TYPES = (1, 4, 10, 13)  # one colour-only type (4): grey photographs skip it
@@ -174,7 +174,7 @@ def test_create_synthetic_writes_them_only_when_asked(tmp_path, monkeypatch):
 
 
 def test_the_demo_reports_the_test_folder_as_a_user_scores_it(tmp_path):
-    from asna.demo import reported_sets
+    from asna.studies.demo import reported_sets
 
     sets = reported_sets(tmp_path)
     assert list(sets) == ["test", "xtest", "full"]

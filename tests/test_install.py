@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import pytest
 
-from asna import console
+from asna.api import console
 from conftest import REPO_ROOT, run_script
 from tiny_models import SMALL, noisy_pairs, write_sidecar
 
@@ -60,7 +60,7 @@ def test_the_pins_live_in_requirements_txt_only():
     assert requirement_lines(REPO_ROOT / "requirements-test.txt")  # the test tools stay beside them
     for command, target in project["project"]["scripts"].items():
         module, function = target.split(":")
-        assert module == "asna.console" and callable(getattr(console, function)), command
+        assert module == "asna.api.console" and callable(getattr(console, function)), command
     assert set(project["project"]["scripts"]) == set(SCRIPTS)
 
 
@@ -184,7 +184,7 @@ def test_an_editable_install_reads_the_checkout_and_its_models(tmp_path):
     pip_install(python, "--editable", str(checkout))
     work = tmp_path / "elsewhere"
     work.mkdir()
-    code = ("import asna, sys; from asna.default_models import shipped_models; "
+    code = ("import asna, sys; from asna.api.default_models import shipped_models; "
             "print(asna.__file__); print(shipped_models()); print('tensorflow' in sys.modules)")
     result = subprocess.run([str(python), "-c", code], cwd=work, capture_output=True, text=True, timeout=120,
                             env=clean_environment())

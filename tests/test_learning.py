@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from asna import metrics
-from asna.config import load_config
+from asna.core import metrics
+from asna.core.config import load_config
 from asna.data.layout import open_pairs
 
 SMALL = ["model.image_size=32", "model.tile_size=16", "model.nfs=[8, 8, 8, 8, 8, 8, 8, 8, 8, 8]",
@@ -40,7 +40,7 @@ def val_srcc(model: keras.Model, pairs: np.ndarray, mos: np.ndarray) -> float:
 @pytest.mark.parametrize("network", ["simple", "bn", "attention", "tiled"])
 def test_a_few_epochs_raise_validation_srcc_far_above_the_untrained_model(network, tiny_data, repo_root,
                                                                           monkeypatch):
-    from asna.training import compile_model
+    from asna.training.loop import compile_model
 
     monkeypatch.chdir(repo_root)
     (train_x, train_y, _), (val_x, _, val_mos) = read(tiny_data[0]), read(tiny_data[1])
@@ -58,7 +58,7 @@ def test_a_few_epochs_raise_validation_srcc_far_above_the_untrained_model(networ
 
 
 def test_init_weights_start_training_from_the_pretrained_run(tiny_data, tmp_path, repo_root, monkeypatch):
-    from asna.training import compile_model, train
+    from asna.training.loop import compile_model, train
 
     monkeypatch.chdir(repo_root)
     pretrained = train("simple", tiny_config("simple", tiny_data, "training.epochs=2", "training.steps_per_epoch=3",
@@ -82,7 +82,7 @@ def test_init_weights_start_training_from_the_pretrained_run(tiny_data, tmp_path
 def test_constant_predictions_log_undefined_correlations_without_stopping(tiny_data, capsys):
     import tensorflow as tf
 
-    from asna.training import ValidationCorrelations
+    from asna.training.loop import ValidationCorrelations
 
     val_x, val_y, _ = read(tiny_data[1])
     inputs = [keras.Input((32, 32, 3), dtype="uint8"), keras.Input((32, 32, 3), dtype="uint8")]

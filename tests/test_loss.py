@@ -5,10 +5,10 @@ import pytest
 import tensorflow as tf
 from scipy import stats
 
-from asna.config import load_config
-from asna.errors import UserError
-from asna.losses import SurrogateRankingLoss, build_loss, softrank_ranks
+from asna.core.config import load_config
+from asna.core.errors import UserError
 from asna.ranker.softrank import soft_rank
+from asna.training.losses import SurrogateRankingLoss, build_loss, softrank_ranks
 
 Y = np.array([1.0, 2.0, 3.0, 4.0], np.float32)
 P = np.array([1.0, 3.0, 2.0, 5.0], np.float32)
@@ -100,9 +100,9 @@ def test_compiled_model_reloads_after_import_asna(tmp_path, tiny_data):
     """A model compiled by training's compile_model, trained and saved, loads with plain Keras."""
     import keras
 
-    import asna.models  # noqa: F401  (registers the layers, the loss and the metrics)
     from asna.data.layout import open_pairs
-    from asna.training import compile_model
+    from asna.training.loop import compile_model
+    import asna.models  # noqa: F401  (registers the layers, the loss and the metrics)
 
     config = load_config(None, ["model.network=simple", "model.image_size=32", "model.dense_num=4",
                                 "model.nfs=[4, 4, 4, 4, 4, 4, 4, 4, 4, 4]", "training.batch_size=16"])

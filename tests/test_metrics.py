@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 from scipy import stats
 
-from asna import metrics
-from asna.tf_metrics import abs_plcc_plus_abs_srcc, plcc_loss, tf_average_ranks, tf_plcc, tf_srcc
+from asna.core import metrics
+from asna.training.tf_metrics import abs_plcc_plus_abs_srcc, plcc_loss, tf_average_ranks, tf_plcc, tf_srcc
 
 RNG = np.random.default_rng(7)
 CASES = {

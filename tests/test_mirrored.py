@@ -17,10 +17,10 @@ SCRIPT = textwrap.dedent("""
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     sys.path.insert(0, sys.argv[1])
     import keras
-    from asna.config import load_config
+    from asna.core.config import load_config
     from asna.data import augment
-    from asna.distributed import make_strategy
-    from asna.training import compile_model
+    from asna.training.distributed import make_strategy
+    from asna.training.loop import compile_model
 
     common = ["model.image_size=32", "model.nfs=[4, 4, 8, 8, 8, 8, 8, 4, 4, 8]", "model.dense_num=8",
               "training.batch_size=8", "training.seed=3", "loss.ranker=softrank", "loss.mse_factor=1.0",

@@ -6,11 +6,11 @@ import keras
 import numpy as np
 import pytest
 
-import asna.models
-from asna.config import defaults
-from asna.errors import UserError
+from asna.core.config import defaults
+from asna.core.errors import UserError
 from asna.models import build_model
 from asna.models.layers import AbsoluteDifference, ScaleToUnitRange, TileImage
+import asna.models
 
 BATCH = 4
 SMALL = {"image_size": 32, "tile_size": 16, "dense_num": 8, "lstm_units": 4,
@@ -222,7 +222,7 @@ ORIGINAL_PARAMETERS = {"simple_pretrain": 839_039, "simple2_pretrain": 1_503_759
 
 @pytest.mark.parametrize("name", ORIGINAL_PARAMETERS)
 def test_original_configs_build_with_the_original_parameter_counts(name, repo_root):
-    from asna.config import load_config
+    from asna.core.config import load_config
 
     for stage in ("pretrain", "pipal"):  # fine-tuning must load the pre-trained weights: same network
         config = load_config(repo_root / "configs" / f"{name.replace('pretrain', stage)}.txt")

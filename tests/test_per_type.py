@@ -164,7 +164,7 @@ def test_the_built_in_set_stores_its_kadid_types(tmp_path):
 
 
 def test_demo_reads_every_set_of_its_metrics_and_its_verdict_skips_the_type_blocks():
-    from asna.demo import set_reports, verdict
+    from asna.studies.demo import set_reports, verdict
 
     test = {"model": {"srcc": 0.8}, "psnr": {"srcc": 0.6}, "by_type": {"1": {"name": None, "pairs": 5}}}
     new = {**test, "split": "test", "sets": ["test", "xtest", "full"], "xtest": {"model": {"srcc": 0.7}},

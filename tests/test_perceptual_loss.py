@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import asna
-from asna.errors import UserError
+from asna.api.perceptual_loss import float_view, network_scores
+from asna.core.errors import UserError
+from asna.core.precision import policy_scope
 from asna.models import build_model
 from asna.models.layers import AbsoluteDifference, ScaleToUnitRange
-from asna.perceptual_loss import float_view, network_scores
-from asna.precision import policy_scope
+import asna
 from conftest import REPO_ROOT
 from tiny_models import IMAGE_SIZE, MEAN, STD, noisy_pairs, tiny_trained_model, write_sidecar
 

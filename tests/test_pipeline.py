@@ -154,7 +154,7 @@ def test_two_readers_cover_an_epoch(pair_file):
 
 
 def test_bad_path_is_a_user_error(tmp_path):
-    from asna.errors import UserError
+    from asna.core.errors import UserError
 
     with pytest.raises(UserError):
         make_dataset(tmp_path / "missing.h5", 4, training=False)

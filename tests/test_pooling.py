@@ -19,10 +19,10 @@ import cv2
 import numpy as np
 import pytest
 
-import asna
-from asna import metrics
-from asna.errors import UserError
+from asna.core import metrics
+from asna.core.errors import UserError
 from asna.evaluation import DEFAULT_POOL, POOL_METHODS, pooling, scorer as scoring
+import asna
 from conftest import error_lines, run_in_process, run_script
 
 IMAGE_SIZE = 32
@@ -220,7 +220,7 @@ def test_scripts_refuse_small_images_and_whole_for_fixed_models_in_one_line(mode
 
 
 def test_help_says_pooling_is_meaningless_for_whole():
-    from asna.console import single_image_parser
+    from asna.api.console import single_image_parser
 
     text = " ".join(single_image_parser().format_help().split())
     assert "--pool {mean,worst,structure}" in text and "Meaningless for --fit whole and center" in text

@@ -8,8 +8,8 @@ import keras
 import numpy as np
 import pytest
 
-from asna.config import ConfigError, load_config
-from asna.precision import all_layers, choose_precision, cpu_flags, precision_scope, resolve_precision
+from asna.core.config import ConfigError, load_config
+from asna.core.precision import all_layers, choose_precision, cpu_flags, precision_scope, resolve_precision
 from conftest import run_script
 
 TINY = ["model.image_size=32", "model.nfs=[4, 4, 8, 8, 8, 8, 8, 4, 4, 8]", "model.dense_num=8",
@@ -49,7 +49,7 @@ def test_old_key_is_refused_with_the_new_one():
 
 
 def test_bfloat16_model_keeps_head_loss_and_ranker_float32():
-    from asna.training import compile_model
+    from asna.training.loop import compile_model
 
     config = load_config("configs/simple_pretrain.txt", TINY + ["training.init_weights=''"])
     with precision_scope("mixed_bfloat16") as name:
@@ -84,9 +84,9 @@ def test_training_records_the_pick(tmp_path, tiny_data):
 
 
 def test_evaluation_loads_a_float32_model_in_bfloat16(tmp_path):
+    from asna.core.precision import use_inference_precision
     from asna.evaluation.scorer import ModelInfo, load_keras_model
     from asna.models import build_model
-    from asna.precision import use_inference_precision
 
     keras.utils.set_random_seed(0)
     model = build_model({"network": "attention", "image_size": 32, "nfs": [4, 4, 8, 8, 8, 8, 8, 4, 4, 8],
@@ -109,9 +109,9 @@ def test_evaluation_loads_a_float32_model_in_bfloat16(tmp_path):
 
 
 def test_evaluation_scores_a_bfloat16_model_in_float32_by_default(tmp_path):
+    from asna.core.precision import policy_scope
     from asna.evaluation.scorer import ModelInfo, load_keras_model
     from asna.models import build_model
-    from asna.precision import policy_scope
 
     keras.utils.set_random_seed(0)
     with policy_scope("mixed_bfloat16"):

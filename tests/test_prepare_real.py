@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from asna.core.errors import UserError  # noqa: E402
 from asna.data import images, preparation  # noqa: E402
 from asna.data.layout import decode_strings, open_pairs, read_standardization  # noqa: E402
-from asna.errors import UserError  # noqa: E402
 from real_layouts import (PIPAL_NAMINGS, ExpectedPair, make_pieapp, make_pipal, make_tid,  # noqa: E402
                           random_rgb, write_rgb)
 

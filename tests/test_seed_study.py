@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from asna.seed_study import run_study
+from asna.studies.seed_study import run_study
 
 
 def finished_run(folder, test_srcc: float, xtest_srcc: float, val_srccs: list[float], val_losses: list[float]):
@@ -40,7 +40,7 @@ def test_finished_runs_are_summarised_without_training(tmp_path):
 
 
 def test_zero_seeds_is_refused(tmp_path):
-    from asna.errors import UserError
+    from asna.core.errors import UserError
 
     with pytest.raises(UserError, match="--seeds 0 --precisions float32: need at least one of each"):
         run_study(str(tmp_path), str(tmp_path / "out"), "configs/attention_synthetic.txt", 64, 4, 0,
@@ -94,8 +94,8 @@ def test_runs_from_before_the_per_type_reports_say_so(tmp_path):
 
 
 def test_a_killed_seed_continues_its_run_and_a_finished_one_is_not_trained_again(tmp_path, tiny_data):
-    from asna.config import load_config
-    from asna.demo import train_or_continue
+    from asna.core.config import load_config
+    from asna.studies.demo import train_or_continue
 
     train, val = tiny_data
     model = tmp_path / "auto_seed0" / "model.keras"

@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
-from asna.errors import UserError
-from asna.paths import REPO_ROOT
-from asna.shipping import chosen_run, read_study, ship, shipping_check
+from asna.core.errors import UserError
+from asna.core.paths import REPO_ROOT
+from asna.studies.shipping import chosen_run, read_study, ship, shipping_check
 
 SETS = ("test", "xtest", "full")
 

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from asna import speed_paths
-from asna.config import load_config
+from asna.core import speed_paths
+from asna.core.config import load_config
+from asna.core.precision import policy_scope
+from asna.core.speed_paths import GRAPH_PATHS, NAMES, paths_off
 from asna.evaluation import tta
-from asna.flops import compute_dtype, fraction_of_peak, graph_flops, matmul_peak, network_flops
 from asna.models import build_model
-from asna.precision import policy_scope
-from asna.speed_paths import GRAPH_PATHS, NAMES, paths_off
+from asna.profiling.flops import compute_dtype, fraction_of_peak, graph_flops, matmul_peak, network_flops
 
 SMALL = {"network": "attention", "image_size": 32, "nfs": [4, 4, 8, 8, 8, 8, 8, 4, 4, 8],
          "num_resblocks": 1, "dense_num": 8}
@@ -46,7 +46,7 @@ def pairs(count: int, size: int = 32, seed: int = 0) -> tuple[np.ndarray, np.nda
 
 def train_losses(policy: str, off: list[str]) -> tuple[list[float], np.ndarray]:
     """Losses of a few training steps (the full loss with the soft rank, Adam) and the inference scores after."""
-    from asna.losses import build_loss
+    from asna.training.losses import build_loss
 
     loss = build_loss(load_config(None, ["loss.ranker=softrank"]).loss)
     (references, distorted), targets = pairs(8, seed=1), np.linspace(-1, 1, 8).astype(np.float32)
@@ -79,7 +79,7 @@ def test_training_steps_with_every_path_equal_the_code_before(fuse_small_maps):
 
 def loss_gradients(policy: str, off: list[str]) -> tuple[float, np.ndarray]:
     """The full loss of one batch in training mode and its gradient, all trainable weights in one vector."""
-    from asna.losses import build_loss
+    from asna.training.losses import build_loss
 
     loss = build_loss(load_config(None, ["loss.ranker=softrank"]).loss)
     (references, distorted), targets = pairs(8, seed=1), np.linspace(-1, 1, 8).astype(np.float32)
@@ -421,7 +421,7 @@ def test_matmul_peak_and_fraction():
 
 
 def test_op_profile_sums_op_time_by_type_and_names_layers():
-    from asna.op_profile import layer_of, profile_ops, stage_of
+    from asna.profiling.op_profile import layer_of, profile_ops, stage_of
 
     assert layer_of("StatefulPartitionedCall/gradient_tape/asna_attention_1/encoder_3/f1_conv_rgb_1/Conv2D") \
         == "encoder/f1_conv_rgb"
@@ -438,7 +438,7 @@ def test_op_profile_sums_op_time_by_type_and_names_layers():
 
 
 def test_batch_norm_training_variants_compute_what_the_default_path_does():
-    from asna.batch_norm_timing import VARIANTS, compare_variants, example_inputs, training_pass
+    from asna.profiling.batch_norm_timing import VARIANTS, compare_variants, example_inputs, training_pass
 
     shape = (2, 8, 8, 4)
     x, upstream, gamma, beta = example_inputs(shape)

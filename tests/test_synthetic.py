@@ -315,14 +315,14 @@ def test_small_photographs_are_enlarged_at_most_once_and_large_sizes_refused():
                                        dict(scale_range=(1.0, 20.0)), dict(native_share=1.5),
                                        dict(type_ids=(26,))])
 def test_bad_arguments_are_user_errors(tmp_path, arguments):
-    from asna.errors import UserError
+    from asna.core.errors import UserError
 
     with pytest.raises(UserError):
         synthetic.create_synthetic(tmp_path, **arguments)
 
 
 def test_export_folder_must_be_new_or_empty(tmp_path):
-    from asna.errors import UserError
+    from asna.core.errors import UserError
 
     (tmp_path / "export").mkdir()
     (tmp_path / "export" / "old.txt").write_text("x")

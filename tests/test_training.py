@@ -84,7 +84,7 @@ def free_ports(count: int) -> list[int]:
 
 @pytest.mark.slow
 def test_two_local_workers_train_with_multiworker_mirrored_strategy(tmp_path, tiny_data):
-    from asna.distributed import check_keras_internals
+    from asna.training.distributed import check_keras_internals
 
     check_keras_internals(keras.Sequential())  # names any private Keras attribute the patch lost
     run = tmp_path / "multiworker"

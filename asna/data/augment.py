@@ -28,8 +28,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from asna.core.errors import UserError
 from asna.data.images import LIGHTNESS_RANGE
-from asna.errors import UserError
 
 ORIENTATIONS = 8  # the rotations and flips of a square
 

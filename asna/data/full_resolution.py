@@ -47,9 +47,9 @@ from typing import Callable, Iterable, Iterator, Sequence
 import cv2
 import numpy as np
 
+from asna.core.errors import UserError
 from asna.data import xtest_distortions
 from asna.data.distortions import BY_ID, DISTORTIONS, LEVELS, distort, read_mos_table
-from asna.errors import UserError
 
 MAX_SIDE = 640  # px per side of the central window kept of each photograph
 MULTIPLE = 16  # window sides are cut down to a multiple of this
@@ -71,7 +71,7 @@ class FolderSpec:
 
 def specs() -> tuple[FolderSpec, FolderSpec]:
     """``full_val`` (main generator) and ``full_test`` (second implementation)."""
-    from asna.data.synthetic import TEST_PHOTOGRAPHS, VAL_PHOTOGRAPHS
+    from asna.data.photographs import TEST_PHOTOGRAPHS, VAL_PHOTOGRAPHS
 
     return (FolderSpec("full_val", tuple(VAL_PHOTOGRAPHS), "main", 4),
             FolderSpec("full_test", tuple(TEST_PHOTOGRAPHS), "xtest", 5))
@@ -114,7 +114,7 @@ def central_window(image: np.ndarray, max_side: int, multiple: int = MULTIPLE) -
 
 def load_window(name: str, max_side: int) -> tuple[np.ndarray, bool] | None:
     """A photograph's central window as uint8 RGB and whether it is grey; None when not bundled."""
-    from asna.data.synthetic import PHOTOGRAPHS, as_rgb, load_photograph
+    from asna.data.photographs import PHOTOGRAPHS, as_rgb, load_photograph
 
     entry = next((e for e in PHOTOGRAPHS if e[0] == name), None)
     if entry is None:
@@ -269,7 +269,7 @@ def check_arguments(max_side: int, seed: int, type_ids: Sequence[int], workers: 
     """One-line UserErrors for values the folders cannot be made with."""
     if max_side < MULTIPLE:
         raise UserError(f"full-resolution max side {max_side}: must be {MULTIPLE} or more")
-    from asna.data.synthetic import check_seed_and_types
+    from asna.data.photographs import check_seed_and_types
 
     check_seed_and_types(seed, type_ids)
     if workers < 1:

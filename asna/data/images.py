@@ -1,7 +1,7 @@
 """Reading dataset images and fitting them to the square canvas the networks take.
 
 Every reader goes through :func:`read_rgb`, so an unreadable or truncated file
-always ends as one :class:`~asna.errors.UserError` naming the file, never as a
+always ends as one :class:`~asna.core.errors.UserError` naming the file, never as a
 ``None`` that fails later or an OpenCV message on stderr.
 """
 
@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from asna.errors import UserError
+from asna.core.errors import UserError
 
 LIGHTNESS_RANGE = (0.3, 1.5)
 """Range of the factor the original drew to scale the Lab L channel of both images."""

@@ -39,7 +39,7 @@ except ImportError:  # not on Windows: no lock, as before
 import h5py
 import numpy as np
 
-from asna.errors import UserError
+from asna.core.errors import UserError
 
 LAYOUT_VERSION = 2  # 2: the per-pair ``dist_type``
 SOURCES = ("tid2008", "tid2013", "pieapp", "pipal", "synthetic")

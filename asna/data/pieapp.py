@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from asna.core.errors import UserError
 from asna.data.images import center_pad, require_size
 from asna.data.preparation import (FileIndex, Fit, PairSpec, Problems, SourcePairs, find_child,
                                    parse_score, require_child, require_folder)
-from asna.errors import UserError
 
 PIEAPP_STANDARDIZATION = (0.47, 0.26)
 """The original's mean and std of the preference for A (measured on train: 0.474, 0.268)."""

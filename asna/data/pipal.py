@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from asna.core.errors import UserError
 from asna.data.images import require_size
 from asna.data.layout import type_from_name
 from asna.data.preparation import (FileIndex, Fit, PairSpec, Problems, SourcePairs, parse_score,
                                    read_label_lines, require_child, require_folder)
-from asna.errors import UserError
 
 PIPAL_STANDARDIZATION = (1449.05, 121.35)
 """The original's mean and std of the ELO scores (measured over 23,200 labels: 1448.96, 121.5)."""

@@ -33,10 +33,10 @@ from typing import Callable, Iterable, Iterator, TypeVar
 import numpy as np
 from tqdm import tqdm
 
+from asna.core.errors import UserError
+from asna.core.paths import atomic_write
 from asna.data.images import LIGHTNESS_RANGE, FittedImageCache, describe_size, scale_lightness
 from asna.data.layout import SOURCES, PairWriter
-from asna.errors import UserError
-from asna.paths import atomic_write
 
 Fit = Callable[[np.ndarray, Path], np.ndarray]
 """Turns a decoded RGB image into the S x S canvas, or raises ``UserError``."""

@@ -59,12 +59,14 @@ from typing import Callable, Iterator, Sequence
 import cv2
 import numpy as np
 
+from asna.core.errors import UserError
 from asna.data import xtest_distortions
 from asna.data.distortions import (BY_ID, DISTORTIONS, LEVELS, distort, mos_standardization,
                                    read_mos_table)
 from asna.data.layout import PairWriter, open_pairs
+from asna.data.photographs import (PHOTOGRAPHS, TEST_PHOTOGRAPHS, VAL_PHOTOGRAPHS, as_rgb,
+                                   check_seed_and_types, load_photograph, split_of)
 from asna.data.workers import worker_pool
-from asna.errors import UserError
 
 SOURCE = "synthetic"
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 32, 1024
@@ -80,35 +82,6 @@ SPLITS = ("train", "val", "test")
 FILES = (*SPLITS, "xtest")  # synthetic_<name>.h5
 MIN_CROP_STD = 12.0  # grey-level std below which a crop is too flat to be useful
 CROP_TRIES = 40
-
-# (name, skimage.data function, index into a tuple result or None, grey)
-PHOTOGRAPHS: tuple[tuple[str, str, int | None, bool], ...] = (
-    ("astronaut", "astronaut", None, False),
-    ("chelsea", "chelsea", None, False),
-    ("coffee", "coffee", None, False),
-    ("rocket", "rocket", None, False),
-    ("hubble_deep_field", "hubble_deep_field", None, False),
-    ("ihc", "immunohistochemistry", None, False),
-    ("motorcycle_left", "stereo_motorcycle", 0, False),
-    ("motorcycle_right", "stereo_motorcycle", 1, False),
-    ("retina", "retina", None, False),
-    ("camera", "camera", None, True),
-    ("brick", "brick", None, True),
-    ("grass", "grass", None, True),
-    ("gravel", "gravel", None, True),
-    ("moon", "moon", None, True),
-    ("coins", "coins", None, True),
-    ("page", "page", None, True),
-    ("text", "text", None, True),
-)
-VAL_PHOTOGRAPHS = ("rocket", "retina", "coins")
-TEST_PHOTOGRAPHS = ("chelsea", "coffee", "camera", "gravel")
-
-
-def split_of(photo: str) -> str:
-    """The split a photograph's crops belong to (fixed by name, the same for every seed)."""
-    return "test" if photo in TEST_PHOTOGRAPHS else "val" if photo in VAL_PHOTOGRAPHS else "train"
-
 
 @dataclass(frozen=True)
 class Photograph:
@@ -145,29 +118,6 @@ class Summary:
     xtest_skipped_types: dict[int, str] = field(default_factory=dict)
     seconds: float = 0.0
     full: list = field(default_factory=list)  # asna.data.full_resolution.FolderSummary per folder written or reused
-
-
-def load_photograph(function: str, index: int | None) -> np.ndarray | None:
-    """Load one bundled skimage photograph; None if it would need a download."""
-    import skimage.data
-
-    loader = getattr(skimage.data, function, None)
-    if loader is None:
-        return None
-    try:
-        image = loader()
-    except (ImportError, OSError, ValueError):  # pooch missing / file not in the wheel
-        return None
-    return np.asarray(image[index] if index is not None else image)
-
-
-def as_rgb(image: np.ndarray) -> np.ndarray:
-    """uint8 RGB from a grey, RGB or RGBA array."""
-    if image.dtype != np.uint8:
-        image = np.clip(np.rint(image * (255.0 if image.max() <= 1 else 1.0)), 0, 255).astype(np.uint8)
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(image[:, :, :3])
 
 
 def working_scale(shorter: int, image_size: int) -> float | None:
@@ -366,15 +316,6 @@ def check_arguments(image_size: int, crops_per_image: int, variation: Variation,
     if not 0.0 <= jitter <= 1.0:
         raise UserError(f"--jitter {jitter:g}: must be between 0 and 1 (levels)")
     check_seed_and_types(seed, type_ids)
-
-
-def check_seed_and_types(seed: int, type_ids: Sequence[int]) -> None:
-    """One-line UserErrors for a negative seed or unknown distortion types (every built-in file checks them)."""
-    if seed < 0:
-        raise UserError(f"--seed {seed}: must be 0 or more")
-    unknown = [t for t in type_ids if t not in BY_ID]
-    if unknown or not type_ids:
-        raise UserError(f"distortion types {unknown or 'none'}: choose from 1-25")
 
 
 def prepare_references(image_size: int, crops_per_image: int, seed: int, variation: Variation | None = None
@@ -585,7 +526,7 @@ def save_grid(path: str | os.PathLike, image_size: int = 96, seed: int = 0) -> P
     """PNG: the reference and its 25 types x 5 levels, pixel for pixel, labelled with the MOS."""
     import matplotlib.pyplot as plt
 
-    from asna.plots import save_figure  # switches matplotlib to the Agg backend
+    from asna.core.plots import save_figure  # switches matplotlib to the Agg backend
 
     reference, tiles = grid_tiles(image_size, seed)
     table = read_mos_table()

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from asna.core.errors import UserError
 from asna.data.images import center_crop
 from asna.data.preparation import (FileIndex, Fit, PairSpec, Problems, SourcePairs, parse_score,
                                    read_label_lines, require_child, require_folder)
-from asna.errors import UserError
 
 TID_SOURCES = ("tid2008", "tid2013")
 TID_STANDARDIZATION = (4.47, 1.30)

@@ -10,6 +10,7 @@ second, before the models load):
 * ``pooling`` — tile scores -> image score (``mean``, ``worst``, ``structure``) for ``--fit tile``;
 * ``classic`` — PSNR, SSIM, MS-SSIM, GMSD and HaarPSI per pair, the baselines of the report;
 * ``similarity`` — GMSD and HaarPSI written from their papers;
+* ``single_pair`` — one pair of image files, what ``evaluation_single_image.py`` runs;
 * ``folders`` — challenge-style folders (``Ref/A0001.bmp``, ``Dis/A0001_TT_LL.bmp``) and label files;
 * ``report``  — metrics per method, the table, JSON, CSV and scatter plot;
 * ``per_type`` — each method's SRCC per distortion type: its table, JSON block and bar plot.
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import argparse
 
-from asna.precision import PRECISIONS
+from asna.core.precision import PRECISIONS
 
 TTA_MODES = ("full", "flips", "none")
 FIT_MODES = ("auto", "whole", "tile", "center")

@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from asna.paths import atomic_write
+from asna.core.paths import atomic_write
 
 
 def fingerprint(names: Sequence[str], files: Iterable[str | os.PathLike]) -> str:

@@ -21,10 +21,10 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from asna.core.errors import UserError
+from asna.core.paths import atomic_write, check_writable
 from asna.data.images import FittedImageCache, read_rgb
 from asna.data.preparation import parse_score, read_label_lines, require_folder
-from asna.errors import UserError
-from asna.paths import atomic_write, check_writable
 from asna.evaluation import DEFAULT_POOL
 from asna.evaluation.scorer import check_pair_sizes
 

@@ -34,7 +34,7 @@ from typing import Sequence
 
 import numpy as np
 
-from asna import metrics
+from asna.core import metrics
 from asna.data.layout import type_from_name
 
 MIN_PAIRS = 3
@@ -215,7 +215,7 @@ def wins_line(blocks: dict[str, dict], labels: dict[str, str], model: str = "mod
 def plot_types(path: str | os.PathLike, blocks: dict[str, dict], labels: dict[str, str],
                title: str = "") -> Path:
     """A grouped bar plot: one group per type, one bar per method (its SRCC over the type's pairs)."""
-    from asna.plots import plot_grouped_bars
+    from asna.core.plots import plot_grouped_bars
 
     methods = methods_of(blocks)
     groups = [type_label(key, block["name"], NAME_WIDTH) for key, block in blocks.items()]

@@ -44,12 +44,12 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from asna import metrics
-from asna.errors import UserError
+from asna.core import metrics
+from asna.core.errors import UserError
+from asna.core.paths import atomic_write, check_writable
 from asna.evaluation import DEFAULT_POOL
 from asna.evaluation.per_type import (BY_TYPE, PairTypes, folder_types, format_type_table, plot_types,
-                                     stored_types, trailing_line, type_blocks, wins_line)
-from asna.paths import atomic_write, check_writable
+                                      stored_types, trailing_line, type_blocks, wins_line)
 
 METHODS = ("model", "psnr", "ssim", "ms_ssim", "gmsd", "haarpsi")
 METRIC_KEYS = ("srcc", "plcc", "krcc", "rmse", "main_score")
@@ -197,7 +197,7 @@ def plot_scatter(path: str | os.PathLike, y_true: np.ndarray, predictions: dict[
     """One panel per method: its value (x) against the true score (y)."""
     import matplotlib.pyplot as plt
 
-    from asna.plots import save_figure
+    from asna.core.plots import save_figure
 
     methods = [m for m in METHODS if m in predictions]
     figure, axes = plt.subplots(1, len(methods), figsize=(4 * len(methods), 3.8), squeeze=False)
@@ -221,7 +221,7 @@ def save_pair_figure(path: str | os.PathLike, reference: np.ndarray, distorted: 
     """Both images side by side with the score above them."""
     import matplotlib.pyplot as plt
 
-    from asna.plots import save_figure
+    from asna.core.plots import save_figure
 
     height, width = reference.shape[:2]
     figure, axes = plt.subplots(1, 2, figsize=(9, 4.5 * height / width + 0.8), layout="constrained")

@@ -40,13 +40,13 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from asna.config import HEADS
+from asna.core.config import HEADS
+from asna.core.errors import UserError
+from asna.core.paths import resolve_repo_path, sidecar_path
+from asna.core.speed_paths import PATHS
 from asna.data.images import describe_size
-from asna.errors import UserError
 from asna.evaluation import (DEFAULT_BATCH_SIZE, DEFAULT_FIT, DEFAULT_MODELS, DEFAULT_POOL, FIT_MODES,
                              WHOLE_MULTIPLE, pooling, tta)
-from asna.paths import resolve_repo_path, sidecar_path
-from asna.speed_paths import PATHS
 
 Source = str | Sequence[str] | None
 """One source for every pair, one per pair, or ``None`` for each model's only source."""
@@ -178,8 +178,8 @@ def load_keras_model(info: ModelInfo) -> Any:
     """The model of ``info``; a file Keras cannot read, or of the wrong input size, is an error."""
     import keras
 
+    from asna.core.precision import for_inference
     from asna.models import custom_objects
-    from asna.precision import for_inference
 
     try:
         model = keras.models.load_model(info.path, compile=False, custom_objects=custom_objects())
@@ -453,25 +453,3 @@ class QualityScorer:
         reference, distorted = read_rgb(ref_path), read_rgb(dist_path)
         check_pair_sizes(reference, distorted, str(dist_path), str(ref_path))
         return float(self.score_pairs([reference], [distorted], tta, source, fit, [str(dist_path)], pool)[0])
-
-
-def run_single_image(ref_path: str, dist_path: str, model_paths: Sequence[str] | None, tta: str,
-                     fit: str, scale_source: str | None, figure: str | None, pool: str = DEFAULT_POOL) -> float:
-    """Everything ``evaluation_single_image.py`` does; prints and returns the score."""
-    from asna.data.images import read_rgb
-    from asna.evaluation import report
-
-    if figure:
-        report.check_figure_path(figure, "--figure")
-    infos = inspect_models(model_paths)
-    check_sources(infos, [scale_source])
-    reference, distorted = read_rgb(ref_path), read_rgb(dist_path)
-    check_pair_sizes(reference, distorted, dist_path, ref_path)
-    fit = resolve_fit(fit, infos)
-    cut_tiles(distorted, infos[0].image_size, fit, dist_path)  # refuse small images before loading
-    scorer = QualityScorer.load(infos)
-    score = float(scorer.score_pairs([reference], [distorted], tta, scale_source, fit, [dist_path], pool)[0])
-    print(f"Image Quality Score: {score:.4f}")
-    if figure:
-        print(f"figure: {report.save_pair_figure(figure, reference, distorted, score, (ref_path, dist_path))}")
-    return score

@@ -21,8 +21,8 @@ from typing import Callable, Iterator, Sequence
 import cv2
 import numpy as np
 
+from asna.core.speed_paths import PATHS
 from asna.data.images import scale_lightness
-from asna.speed_paths import PATHS
 
 LIGHTNESS_FACTORS = tuple(round(0.1 * step, 1) for step in range(1, 16))
 

@@ -16,14 +16,14 @@ from typing import Any, Callable
 
 import keras
 
-import asna.losses  # noqa: F401  (registers the loss and the logged metrics for load_model)
-from asna.config import NETWORKS
+from asna.core.config import NETWORKS
 from asna.models.attention import build_attention
 from asna.models.blocks import ModelParams
 from asna.models.bn import build_bn
 from asna.models.layers import CUSTOM_LAYERS
 from asna.models.simple import build_simple
 from asna.models.tiled import build_tiled
+import asna.training.losses  # noqa: F401  (registers the loss and the logged metrics for load_model)
 
 BUILDERS: dict[str, Callable[[ModelParams], keras.Model]] = {
     "simple": build_simple,
@@ -36,8 +36,8 @@ BUILDERS: dict[str, Callable[[ModelParams], keras.Model]] = {
 def build_model(config: Any) -> keras.Model:
     """Build the network the ``[model]`` section (a ``Section``, dict or ``ModelParams``) names.
 
-    A dict may hold only the keys that differ from ``asna.config.SCHEMA``'s defaults.
-    Values the architecture cannot use raise ``asna.errors.UserError``.
+    A dict may hold only the keys that differ from ``asna.core.config.SCHEMA``'s defaults.
+    Values the architecture cannot use raise ``asna.core.errors.UserError``.
     """
     params = ModelParams.from_config(config)
     return BUILDERS[params.network](params)

@@ -18,12 +18,12 @@ from typing import Any, NamedTuple
 import keras
 from keras import layers
 
-from asna.config import resolve_section
-from asna.errors import UserError
+from asna.core.config import resolve_section
+from asna.core.errors import UserError
+from asna.core.speed_paths import PATHS
 from asna.models.layers import (AbsoluteDifference, BlockBatchNormalization, BlockConv2D, BlockMaxPooling2D,
                                 FusedBatchNormalization, ScaleToUnitRange, SpaceToDepth, UpsampledConcatConv2D,
                                 WeightedMean)
-from asna.speed_paths import PATHS
 
 ENCODER_POOLS = 3  # f2, f3 and f4 each start with a 2x max-pool
 CHANNELS = 3
@@ -182,7 +182,7 @@ def with_plain_stem(model: keras.Model) -> keras.Model:
     so scoring takes them plain (``speed_paths.plain_stem_scoring``). Each block layer becomes
     its pixel twin with the same name and weights; the layout changes become identities.
     """
-    from asna.precision import all_layers, rebuilt
+    from asna.core.precision import all_layers, rebuilt
 
     if not isinstance(model, keras.Model) or not any(isinstance(layer, BlockConv2D) for layer in all_layers(model)):
         return model

@@ -51,8 +51,8 @@ def build_for_drawing(model_config: Any) -> keras.Model:
     """The network as its spec draws it: the paths that change the built graph off
     (speed_paths.GRAPH_PATHS), so the decoder's last upsampling and concatenation are layers
     of their own and the first stage convolves pixels, not 2x2 blocks."""
+    from asna.core.speed_paths import GRAPH_PATHS, paths_off
     from asna.models import build_model
-    from asna.speed_paths import GRAPH_PATHS, paths_off
 
     with paths_off(GRAPH_PATHS):
         return build_model(model_config)
@@ -290,7 +290,7 @@ def draw(model: keras.Model, path: str | Path, title: str = "") -> Path:
     """Draw ``model`` into a PNG at ``path`` (parents created) and return the path."""
     import matplotlib.pyplot as plt
 
-    from asna.plots import save_figure  # switches matplotlib to the Agg backend
+    from asna.core.plots import save_figure  # switches matplotlib to the Agg backend
 
     layout = collect(model)
     width, height, diff_y = _place(layout)

@@ -14,8 +14,8 @@ from typing import Any, Callable
 import keras
 from keras import ops
 
-from asna import speed_paths
-from asna.speed_paths import PATHS
+from asna.core import speed_paths
+from asna.core.speed_paths import PATHS
 
 PACKAGE = "asna"
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from asna.errors import UserError
+from asna.core.errors import UserError
 
 ARCHITECTURES = ("original", "pairwise")
 
@@ -96,7 +96,7 @@ def load_ranker(path: str) -> keras.Model:
     """
     import os
 
-    from asna.precision import policy_scope
+    from asna.core.precision import policy_scope
 
     if not os.path.isfile(path):
         raise UserError(f"{path}: ranking model not found (train one with ranking_model/train.py)")

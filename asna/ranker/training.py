@@ -19,12 +19,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from asna.checkpoint import AtomicCheckpoint, FiniteLossGuard, nan_stop_message
-from asna.errors import UserError
-from asna.paths import atomic_write
+from asna.core.errors import UserError
+from asna.core.paths import atomic_write
 from asna.ranker.data import make_rank_vectors
 from asna.ranker.models import build_ranker
-from asna.run_state import STATE_FILE, differing_keys, read_state, remove_stale_temporaries
+from asna.training.checkpoint import AtomicCheckpoint, FiniteLossGuard, nan_stop_message
+from asna.training.run_state import STATE_FILE, differing_keys, read_state, remove_stale_temporaries
 
 
 @dataclass

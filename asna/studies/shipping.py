@@ -15,10 +15,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from asna.errors import UserError
+from asna.core.errors import UserError
+from asna.core.paths import atomic_write, sidecar_path
 from asna.evaluation.per_type import BY_TYPE, markdown_type_table, mean_sd, type_order
 from asna.evaluation.report import SHORT_NAMES
-from asna.paths import atomic_write, sidecar_path
 
 RIVALS = ("gmsd", "haarpsi")  # the strongest simple formulas on the built-in set
 MODEL_NAME = "asna_built_in"
@@ -37,8 +37,8 @@ class SeedRun:
 
 def read_study(study: Path) -> list[SeedRun]:
     """Every finished run (``metrics.json`` present) of a seed study folder, by seed."""
-    from asna.demo import set_reports
-    from asna.seed_study import best_val_srcc
+    from asna.studies.demo import set_reports
+    from asna.studies.seed_study import best_val_srcc
 
     runs = []
     for folder in sorted(study.glob("*_seed*")):

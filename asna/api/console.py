@@ -5,7 +5,7 @@ Each parses the options of its script in the checkout (``evaluation_single_image
 two images as ``REF DIS``) and calls the same package function, so output,
 files and errors are the script's. Without ``--models`` they read ``models/``
 as the scripts do (here, else in the repository), then the model installed
-with the package (``asna.default_models``).
+with the package (``asna.api.default_models``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from asna.errors import UserError, run_cli
+from asna.core.errors import UserError, run_cli
 from asna.evaluation import add_scorer_arguments
 from asna.evaluation.per_type import NAMINGS
 
@@ -25,8 +25,8 @@ def _parser(prog: str, description: str, example: str) -> argparse.ArgumentParse
 
 def _prepare(args: argparse.Namespace) -> None:
     """The scripts' start: the inference precision, then the default models."""
-    from asna.default_models import script_default_models
-    from asna.precision import use_inference_precision
+    from asna.api.default_models import script_default_models
+    from asna.core.precision import use_inference_precision
 
     use_inference_precision(args.precision)
     if args.models is None:
@@ -81,7 +81,7 @@ def dataset_parser() -> argparse.ArgumentParser:
 def _single_image() -> int:
     args = single_image_parser().parse_args()
     _prepare(args)
-    from asna.evaluation.scorer import run_single_image
+    from asna.evaluation.single_pair import run_single_image
 
     run_single_image(args.ref, args.distorted, args.models, args.tta, args.fit, args.scale_source, args.figure,
                      args.pool)

@@ -13,7 +13,7 @@ import os
 import keras
 import tensorflow as tf
 
-from asna.errors import UserError
+from asna.core.errors import UserError
 
 
 def make_strategy(distribute: str) -> tf.distribute.Strategy:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def resolve_repo_path(path: str) -> str:
@@ -81,7 +81,7 @@ def check_writable(path: str | os.PathLike, option: str) -> Path:
     can be created (tried for real: permission bits alone say nothing for root
     or read-only mounts); an existing ``path`` must not be a folder.
     """
-    from asna.errors import UserError
+    from asna.core.errors import UserError
 
     path = Path(path)
     if path.is_dir():

@@ -36,11 +36,11 @@ from typing import Sequence
 
 import numpy as np
 
-from asna.config import NETWORKS, Config, load_config
-from asna.errors import UserError
+from asna.core.config import NETWORKS, Config, load_config
+from asna.core.errors import UserError
+from asna.core.paths import REPO_ROOT, atomic_write
 from asna.evaluation.classic import METHODS as BASELINES
 from asna.evaluation.per_type import BY_TYPE, markdown_type_table, mean_sd, type_blocks
-from asna.paths import REPO_ROOT, atomic_write
 
 LOSSES = ("mse", "mse_plcc", "learned", "softrank")
 SPLITS = ("train", "val", "test", "xtest")
@@ -206,9 +206,9 @@ def run_cell(grid: Grid, network: str, loss: str, seed: int) -> tuple[dict, list
     """
     import keras
 
-    from asna import metrics
-    from asna.precision import for_inference
-    from asna.training import train
+    from asna.core import metrics
+    from asna.core.precision import for_inference
+    from asna.training.loop import train
 
     started = time.perf_counter()
     keras.backend.clear_session()
@@ -390,7 +390,7 @@ def plot_grid(path: Path, table, baselines: dict[str, dict[str, float]]) -> Path
     """SRCC per network on test, xtest (and full), one bar per loss, sd error bars, baselines as lines."""
     import matplotlib.pyplot as plt
 
-    from asna.plots import save_figure
+    from asna.core.plots import save_figure
 
     splits = shown_splits(table, baselines)
     if "full_srcc" not in table and FULL in splits:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from asna.core.paths import REPO_ROOT
 from asna.evaluation import DEFAULT_MODELS
-from asna.paths import REPO_ROOT
 
 CHECKOUT_MODELS = REPO_ROOT / DEFAULT_MODELS
-INSTALLED_MODELS = Path(__file__).resolve().with_name("shipped_models")
+INSTALLED_MODELS = Path(__file__).resolve().parents[1] / "shipped_models"
 
 
 def _holds_models(folder: Path) -> bool:

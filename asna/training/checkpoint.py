@@ -5,7 +5,7 @@ back up an epoch whatever its loss, so a kill during a write or one NaN epoch
 could leave a truncated best model or a state that NaNs on every resume.
 Here an epoch is saved only when its training and validation losses are
 finite, and every file is written under a temporary name, flushed, then
-renamed (``asna.paths.atomic_write``).
+renamed (``asna.core.paths.atomic_write``).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any, Callable
 import keras
 import numpy as np
 
-from asna.paths import atomic_write
-from asna.run_state import RunState, read_state, write_state
+from asna.core.paths import atomic_write
+from asna.training.run_state import RunState, read_state, write_state
 
 
 def _finite(value: Any) -> bool:
@@ -60,7 +60,7 @@ class AtomicCheckpoint(keras.callbacks.Callback):
 
     ``best_path``: the best model on ``monitor`` (a ``.keras`` file).
     ``state_folder``: weights + optimiser state and ``state.json`` (see
-    ``asna.run_state``). ``log_path``: one CSV row per saved epoch.
+    ``asna.training.run_state``). ``log_path``: one CSV row per saved epoch.
     ``extra``: stored in the state (what a resume must match).
     ``before_best`` runs once before the first best model is written (its
     sidecar); ``before_state(epochs)`` before every state save, with the

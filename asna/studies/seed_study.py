@@ -4,7 +4,7 @@ One demo run is one draw: its test SRCC moves by a few hundredths with the
 training seed. ``run_study`` trains the demo's network once per (precision,
 seed) on the same built-in set, keeps each run's ``metrics.json``, and
 summarises mean ± sd of the figures on every labelled set the demo reports
-(``asna.demo.reported_sets``: test, xtest, ...) beside the hand-crafted
+(``asna.studies.demo.reported_sets``: test, xtest, ...) beside the hand-crafted
 baselines (which do not depend on the seed), pooled and per distortion type.
 A run whose ``metrics.json`` is already there is not trained again, so an
 interrupted study resumes; the results table is rewritten atomically after
@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from asna.errors import UserError
+from asna.core.errors import UserError
+from asna.core.paths import atomic_write
 from asna.evaluation.classic import METHODS as BASELINES
 from asna.evaluation.per_type import BY_TYPE, markdown_type_table, mean_sd, runs_mean_sd, type_label, type_order
 from asna.evaluation.report import SHORT_NAMES
-from asna.paths import atomic_write
 
 RESULTS, SUMMARY = "results.csv", "summary.md"
 TYPE_PLOT = "types_{name}.png"  # one per labelled set
@@ -45,7 +45,7 @@ def best_val_srcc(log: Path) -> float:
 
 
 def run_row(precision: str, seed: int, run_dir: Path, reports: dict[str, dict], minutes: float) -> dict:
-    """One results row from a finished run folder and its sets' reports (``asna.demo.set_reports``)."""
+    """One results row from a finished run folder and its sets' reports (``asna.studies.demo.set_reports``)."""
     row = {"precision": precision, "seed": seed, "val_srcc": best_val_srcc(run_dir / "log.csv")}
     for name, report in reports.items():
         for figure in FIGURES:
@@ -130,7 +130,7 @@ def type_section(name: str, runs: Sequence[tuple[str, dict[str, dict]]]) -> list
 
 def plot_type_means(path: Path, name: str, runs: Sequence[tuple[str, dict[str, dict]]]) -> Path | None:
     """The set's per-type bars: the network per precision (mean, sd as error bars) and each baseline."""
-    from asna.plots import plot_grouped_bars
+    from asna.core.plots import plot_grouped_bars
 
     rows, columns, _ = type_columns(name, runs)
     if not rows:
@@ -154,7 +154,7 @@ def run_study(data_dir: str, out_dir: str, config_path: str, image_size: int, cr
     """
     import pandas as pd
 
-    from asna.demo import run_demo, set_reports
+    from asna.studies.demo import run_demo, set_reports
 
     if seeds < 1 or not precisions:
         raise UserError(f"--seeds {seeds} --precisions {','.join(precisions)}: need at least one of each")

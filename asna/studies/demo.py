@@ -28,8 +28,8 @@ from pathlib import Path
 
 import cv2
 
-from asna import metrics
-from asna.config import load_config
+from asna.core import metrics
+from asna.core.config import load_config
 from asna.data.layout import decode_strings, open_pairs
 from asna.evaluation import DEFAULT_FIT
 from asna.evaluation.per_type import wins_line
@@ -221,8 +221,8 @@ def verdict(reports: dict[str, dict]) -> str:
 def train_or_continue(config, keep_run: bool) -> Path:
     """Train from the start, or (``keep_run``) continue the folder's run: resume it, or reuse it when it
     has finished, so a seed study killed during training or evaluation loses no finished epoch."""
-    from asna.run_state import RunFiles, read_state, run_finished
-    from asna.training import train
+    from asna.training.loop import train
+    from asna.training.run_state import RunFiles, read_state, run_finished
 
     files = RunFiles(config.training.model_path)
     state = read_state(files.backup) if keep_run else None

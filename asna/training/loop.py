@@ -18,17 +18,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from asna import metrics
-from asna.checkpoint import AtomicCheckpoint, FiniteLossGuard, nan_stop_message
-from asna.cli import check_network
-from asna.config import Config
-from asna.errors import UserError
-from asna.distributed import (is_chief, make_strategy, patch_keras_for_multi_worker, task_index,
-                               without_auto_sharding, worker_input_context)
-from asna.paths import atomic_write, resolve_repo_path
-from asna.precision import apply_precision
-from asna.run_state import (STATE_FILE, RunFiles, check_training_run, new_run_state, read_state,
-                            remove_stale_temporaries, write_state)
+from asna.core import metrics
+from asna.core.config import Config, check_network
+from asna.core.errors import UserError
+from asna.core.paths import atomic_write, resolve_repo_path
+from asna.core.precision import apply_precision
+from asna.training.checkpoint import AtomicCheckpoint, FiniteLossGuard, nan_stop_message
+from asna.training.distributed import (is_chief, make_strategy, patch_keras_for_multi_worker, task_index,
+                                       without_auto_sharding, worker_input_context)
+from asna.training.run_state import (STATE_FILE, RunFiles, check_training_run, new_run_state, read_state,
+                                     remove_stale_temporaries, write_state)
 
 def step_decay(learning_rate: float, drop: float, every: int):
     """The original schedule: ``lr * drop ** floor((1 + epoch) / every)``."""
@@ -132,9 +131,9 @@ def compile_model(config: Config, init_weights: bool = True) -> keras.Model:
     device as ``[data]`` says (``asna.data.augment``).
     """
     from asna.data import augment
-    from asna.losses import build_loss
     from asna.models import build_model
-    from asna.tf_metrics import abs_plcc_plus_abs_srcc, plcc_loss
+    from asna.training.losses import build_loss
+    from asna.training.tf_metrics import abs_plcc_plus_abs_srcc, plcc_loss
 
     training = config.training
     model = build_model(config.model)
@@ -308,7 +307,7 @@ def _write_run_record(files: RunFiles, config: Config, title: str, final: bool) 
 
 def _draw_curves(files: RunFiles, title: str) -> None:
     """Loss and validation correlations per epoch, from the log."""
-    from asna.plots import plot_training_curves
+    from asna.core.plots import plot_training_curves
 
     plot_training_curves(files.log, files.curves, title=title)
 

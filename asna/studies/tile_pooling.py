@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from asna import metrics
+from asna.core import metrics
 from asna.evaluation import POOL_METHODS, pooling
 
 CLASSIC_ROWS = {"-gmsd": "gmsd", "haarpsi": "haarpsi"}

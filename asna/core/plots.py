@@ -11,7 +11,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from asna.paths import atomic_write  # noqa: E402
+from asna.core.paths import atomic_write  # noqa: E402
 
 
 def save_figure(figure, path: str | Path, **options) -> Path:

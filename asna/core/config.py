@@ -16,9 +16,9 @@ import os
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from asna.errors import UserError
-from asna.paths import atomic_write
-from asna.precision import PRECISIONS
+from asna.core.errors import UserError
+from asna.core.paths import atomic_write
+from asna.core.precision import PRECISIONS
 
 
 @dataclass(frozen=True)
@@ -305,3 +305,14 @@ def add_config_arguments(parser: Any, config_required: bool = True) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="SECTION.KEY=VALUE",
                         help="override one config value, e.g. --set training.epochs=2 (repeatable)")
+
+
+SCRIPT_FOR_NETWORK = {name: f"train_{name}.py" for name in NETWORKS}
+
+
+def check_network(config: Config, network: str) -> None:
+    """Refuse a config meant for another network, naming the right script."""
+    wanted = config.model.network
+    if wanted != network:
+        raise UserError(f"{config.source}: [model] network is {wanted!r}; train it with "
+                        f"{SCRIPT_FOR_NETWORK[wanted]} (this is {SCRIPT_FOR_NETWORK[network]})")

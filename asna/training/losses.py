@@ -26,11 +26,11 @@ from typing import Any, Callable
 import keras
 import tensorflow as tf
 
-from asna.errors import UserError
-from asna.paths import resolve_repo_path
+from asna.core.errors import UserError
+from asna.core.paths import resolve_repo_path
 from asna.ranker.models import load_ranker, ranker_length
 from asna.ranker.softrank import soft_rank
-from asna.tf_metrics import plcc_loss
+from asna.training.tf_metrics import plcc_loss
 
 RankFunction = Callable[[tf.Tensor], tf.Tensor]
 RANKER_KEYS = ("ranker", "ranking_model", "softrank_temperature")

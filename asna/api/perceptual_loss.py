@@ -28,10 +28,10 @@ from typing import Any, Sequence
 import keras
 import tensorflow as tf
 
-from asna.api import check_choice, load_quietly, model_paths_or_default
-from asna.errors import UserError
+from asna.api.metric import check_choice, load_quietly, model_paths_or_default
+from asna.core.errors import UserError
+from asna.core.precision import PRECISIONS, resolve_precision
 from asna.evaluation.scorer import inspect_models, tile_starts
-from asna.precision import PRECISIONS, resolve_precision
 
 FREE_SIZE_MULTIPLE = 16
 """Sides a free-size network takes: four halvings, then upsampling back onto the differences."""
@@ -41,10 +41,10 @@ def float_view(model: keras.Model, policy: str = "float32") -> keras.Model:
     """The network ``model`` behind float32 inputs in 0-255, its layers and weights shared, frozen.
 
     ``policy`` other than float32 rebuilds the network under that dtype policy
-    first (``asna.precision.with_policy``: same weights, score head float32).
+    first (``asna.core.precision.with_policy``: same weights, score head float32).
     """
     if policy != "float32":
-        from asna.precision import with_policy
+        from asna.core.precision import with_policy
 
         model = with_policy(model, policy)
     inputs = [keras.Input(tuple(tensor.shape[1:]), dtype="float32", name=f"{tensor.name}_pixels")

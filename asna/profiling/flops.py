@@ -103,9 +103,9 @@ def specified_model(model_section: Any):
     block kernels hold zeros), so every arm's GFLOP/s counts the same work and a
     faster path shows as a higher rate.
     """
+    from asna.core.precision import policy_scope
+    from asna.core.speed_paths import GRAPH_PATHS, paths_off
     from asna.models import build_model
-    from asna.precision import policy_scope
-    from asna.speed_paths import GRAPH_PATHS, paths_off
 
     with policy_scope("float32"), paths_off(GRAPH_PATHS):
         return build_model(model_section)

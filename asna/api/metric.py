@@ -19,13 +19,13 @@ from typing import Any, Sequence, Union
 
 import numpy as np
 
+from asna.api.default_models import shipped_models
+from asna.core.errors import UserError
+from asna.core.precision import PRECISIONS
 from asna.data.images import describe_size, read_rgb
-from asna.default_models import shipped_models
-from asna.errors import UserError
 from asna.evaluation import DEFAULT_BATCH_SIZE, DEFAULT_FIT, DEFAULT_POOL, FIT_MODES, POOL_METHODS, TTA_MODES
 from asna.evaluation.scorer import (ModelInfo, QualityScorer, check_sources, inspect_models, load_keras_model,
                                     resolve_fit)
-from asna.precision import PRECISIONS
 
 ImageLike = Union[str, os.PathLike, np.ndarray]
 """A file path, an (H, W, 3) uint8 array or an (H, W, 3) float array in [0, 1]."""
@@ -73,7 +73,7 @@ def load_metric(models: str | os.PathLike | Sequence[str | os.PathLike] | None =
     fit = resolve_fit(fit, infos)
     loaded = [load_quietly(info) for info in infos]
     if precision != "float32":
-        from asna.precision import resolve_precision, with_policy
+        from asna.core.precision import resolve_precision, with_policy
 
         policy, _ = resolve_precision(precision)
         if policy != "float32":

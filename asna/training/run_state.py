@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asna.errors import UserError
-from asna.paths import atomic_write, sidecar_path, temporary_name
+from asna.core.errors import UserError
+from asna.core.paths import atomic_write, sidecar_path, temporary_name
 
 STATE_FILE = "state.json"
 
@@ -104,7 +104,7 @@ def keeps_a_run(files: RunFiles, state: RunState | None) -> bool:
 def remove_stale_temporaries(paths: list[Path], folders: list[Path]) -> None:
     """Delete the temporary files an interrupted write left: those of ``paths``, and every one in ``folders``.
 
-    ``asna.paths.atomic_write`` removes its temporary file itself unless the
+    ``asna.core.paths.atomic_write`` removes its temporary file itself unless the
     process is killed; the next start removes what a kill left.
     """
     for path in paths:
@@ -142,7 +142,7 @@ def check_training_run(config: Any, files: RunFiles, resume: bool, overwrite: bo
     both with and without ``--resume``, and either way training starts at the
     first epoch.
     """
-    from asna.paths import check_writable
+    from asna.core.paths import check_writable
 
     data, training = config.data, config.training
     for split in ("train", "val"):

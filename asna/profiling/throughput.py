@@ -16,8 +16,8 @@ also on a GPU.
 
 Each figure comes with the network's FLOPs per training pair and the machine's
 matrix-multiply peak in the same precision, measured in the same process
-(``asna.flops``), so it can be read as a fraction of what the hardware can do.
-``old_paths`` times the code before some of ``asna.speed_paths``' faster paths;
+(``asna.profiling.flops``), so it can be read as a fraction of what the hardware can do.
+``old_paths`` times the code before some of ``asna.core.speed_paths``' faster paths;
 ``jit_compile`` and ``steps_per_execution`` are Keras's own switches.
 """
 
@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from asna.config import NETWORKS, Config, load_config
-from asna.errors import UserError
-from asna.paths import resolve_repo_path
+from asna.core.config import NETWORKS, Config, load_config
+from asna.core.errors import UserError
+from asna.core.paths import resolve_repo_path
 
 DATA_SOURCES = ("memory", "hdf5")
 RANKERS = ("learned", "softrank")
@@ -248,7 +248,7 @@ def set_step_compilation(model, jit_compile: str, steps_per_execution: int) -> N
 def peak_figures(pairs_per_s: float, flops_per_pair: int | None, precision: str,
                  measure_peak: bool) -> dict[str, float | None]:
     """GFLOP per pair, achieved GFLOP/s, the matmul peak in ``precision`` and the fraction."""
-    from asna.flops import fraction_of_peak, matmul_peak
+    from asna.profiling.flops import fraction_of_peak, matmul_peak
 
     if flops_per_pair is None:
         return {}
@@ -270,12 +270,12 @@ def run_benchmark(network: str, image_size: int = ORIGINAL_SIZE, batch_size: int
     """Time ``steps`` training steps of ``network`` after ``warmup`` untimed ones.
 
     The step includes the on-device augmentation the config's ``[data]`` asks
-    for; ``precision`` is one of ``asna.precision.PRECISIONS`` (``auto`` is
+    for; ``precision`` is one of ``asna.core.precision.PRECISIONS`` (``auto`` is
     resolved and reported). ``old_paths`` names faster paths of
-    ``asna.speed_paths`` to turn off (for the rest of the process).
+    ``asna.core.speed_paths`` to turn off (for the rest of the process).
     ``measure_peak``: also time the matmul peak in that precision afterwards.
     ``profile_steps``: then run that many more steps under TensorFlow's profiler
-    and keep where their op time went (``asna.op_profile``).
+    and keep where their op time went (``asna.profiling.op_profile``).
     """
     if steps < 1 or warmup < 1 or batch_size < 1 or steps_per_execution < 1:
         raise UserError("--steps, --warmup, --batch-size and --steps-per-execution must be 1 or more "
@@ -287,10 +287,10 @@ def run_benchmark(network: str, image_size: int = ORIGINAL_SIZE, batch_size: int
     import keras
     import tensorflow as tf
 
-    from asna.flops import network_flops
-    from asna.precision import precision_scope
-    from asna.speed_paths import turn_off
-    from asna.training import compile_model
+    from asna.core.precision import precision_scope
+    from asna.core.speed_paths import turn_off
+    from asna.profiling.flops import network_flops
+    from asna.training.loop import compile_model
 
     turn_off(old_paths)
     flops = network_flops(config.model) if network != "tiled" else None
@@ -307,7 +307,7 @@ def run_benchmark(network: str, image_size: int = ORIGINAL_SIZE, batch_size: int
                                                       image_size, seed), batch_size)
         step_times, cpu = time_training(model, dataset, warmup, steps, steps_per_execution)
         if profile_steps:
-            from asna.op_profile import profile_ops
+            from asna.profiling.op_profile import profile_ops
 
             profile = profile_ops(lambda: model.fit(dataset, epochs=1, steps_per_epoch=profile_steps,
                                                     shuffle=False, verbose=0))
@@ -329,7 +329,7 @@ def run_benchmark(network: str, image_size: int = ORIGINAL_SIZE, batch_size: int
 
 def checked_paths(names) -> list[str]:
     """Speed path names, each known (one ``UserError`` naming the unknown ones)."""
-    from asna.speed_paths import check_names
+    from asna.core.speed_paths import check_names
 
     try:
         return check_names(names)
@@ -366,7 +366,7 @@ def format_result(result: ThroughputResult) -> str:
     text += format_peak(result.training_gflop_per_pair, "training pair", result.achieved_gflops,
                         result.peak_gflops, result.fraction_of_peak, result.precision)
     if result.op_profile:
-        from asna.op_profile import format_profile
+        from asna.profiling.op_profile import format_profile
 
         text += "\n" + format_profile(result.op_profile)
     return text
@@ -460,9 +460,9 @@ def time_scoring_case(case: str, network: str, image_size: int, pairs: int, batc
     ``evaluation_ntire.py``'s path (decoding, batching, TTA, models) with the
     progress bar off; the others call ``score_pairs`` on arrays in memory.
     """
+    from asna.core.precision import precision_scope
     from asna.evaluation import tta as tta_module
     from asna.evaluation.folders import match_pairs, score_folder_pairs
-    from asna.precision import precision_scope
 
     if case not in SCORING_CASES:
         raise UserError(f"--cases {case!r}: choose from {', '.join(SCORING_CASES)}")
@@ -502,9 +502,9 @@ def run_scoring_benchmark(cases: list[str], network: str = "attention", image_si
 
     The matmul peak is timed once, after the first case, and shared.
     """
-    from asna.flops import forward_flops, matmul_peak, specified_model
-    from asna.precision import resolve_precision
-    from asna.speed_paths import turn_off
+    from asna.core.precision import resolve_precision
+    from asna.core.speed_paths import turn_off
+    from asna.profiling.flops import forward_flops, matmul_peak, specified_model
 
     unknown = [case for case in cases if case not in SCORING_CASES]
     if unknown or not cases:

@@ -12,7 +12,7 @@ and reports medians.
 * folder scoring: a temporary challenge folder (``Ref/``, ``Dis/`` BMP files)
   scored with full TTA (22 variants) through ``evaluation_ntire.py``'s path.
 
-Arms: ``before`` (every path of ``asna.speed_paths`` off), ``now`` (all on) and
+Arms: ``before`` (every path of ``asna.core.speed_paths`` off), ``now`` (all on) and
 ``now without X`` for each path that acts there, so each path's share shows.
 ``candidates`` adds Keras's own switches that measured no gain on a CPU
 (whole-step XLA, several steps per execution) so they can be checked again.
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from asna.speed_paths import NAMES, paths_off
+from asna.core.speed_paths import NAMES, paths_off
 
 ORIGINAL_PAIRS_PER_S = (15.4, 16.0)
 """The original implementation's attention training at 288 px, batch 16, float32 (TF 2.21, legacy Keras),
@@ -113,11 +113,11 @@ def compare_training(precision: str, arms: list[Arm], rounds: int, steps: int, n
     """Each arm's training pairs/s through the HDF5 pipeline, alternating, ``rounds`` times."""
     import keras
 
-    from asna.benchmarking import (HDF5_PAIRS, benchmark_config, hdf5_dataset, set_step_compilation,
-                                   time_training, write_random_pairs)
-    from asna.flops import matmul_peak, network_flops
-    from asna.precision import precision_scope
-    from asna.training import compile_model
+    from asna.core.precision import precision_scope
+    from asna.profiling.flops import matmul_peak, network_flops
+    from asna.profiling.throughput import (HDF5_PAIRS, benchmark_config, hdf5_dataset, set_step_compilation,
+                                           time_training, write_random_pairs)
+    from asna.training.loop import compile_model
 
     config = benchmark_config(network, image_size, batch_size=batch_size)
     gflop = network_flops(config.model).training / 1e9
@@ -155,11 +155,11 @@ def compare_scoring(precision: str, arms: list[Arm], rounds: int, pairs: int, ne
                     image_size: int = 288, batch_size: int = 16, emit: Callable[[dict], None] = print
                     ) -> list[ArmResult]:
     """Each arm's folder-scoring pairs/s with full TTA and one model, alternating, ``rounds`` times."""
-    from asna.benchmarking import untrained_scorer, write_challenge_folder
+    from asna.core.precision import precision_scope
     from asna.evaluation import tta
     from asna.evaluation.folders import match_pairs, score_folder_pairs
-    from asna.flops import forward_flops, matmul_peak, specified_model
-    from asna.precision import precision_scope
+    from asna.profiling.flops import forward_flops, matmul_peak, specified_model
+    from asna.profiling.throughput import untrained_scorer, write_challenge_folder
 
     gflop = forward_flops(specified_model({"network": network, "image_size": image_size})) / 1e9
     gflop *= len(tta.variants("full"))
@@ -192,8 +192,8 @@ def compare_scoring(precision: str, arms: list[Arm], rounds: int, pairs: int, ne
 
 
 def _info(network: str, image_size: int):
-    from asna.benchmarking import PIPAL_SCALE
     from asna.evaluation.scorer import ModelInfo
+    from asna.profiling.throughput import PIPAL_SCALE
 
     return ModelInfo(Path("untrained.keras"), network, image_size, PIPAL_SCALE)
 
