@@ -40,6 +40,10 @@ def single_image_parser() -> argparse.ArgumentParser:
     parser.add_argument("ref", metavar="REF", help="reference image")
     parser.add_argument("distorted", metavar="DIS", help="distorted image (same size)")
     parser.add_argument("--figure", metavar="PNG", help="also save a figure of both images with the score")
+    parser.add_argument("--map", metavar="OUT.png",
+                        help="also draw the quality map: the distorted image with the local scores the score is "
+                             "pooled from laid over it (worse = warmer), a colour bar on the score's scale and "
+                             "the score in the title")
     add_scorer_arguments(parser, batch_size=False)
     return parser
 
@@ -84,7 +88,7 @@ def _single_image() -> int:
     from asna.evaluation.single_pair import run_single_image
 
     run_single_image(args.ref, args.distorted, args.models, args.tta, args.fit, args.scale_source, args.figure,
-                     args.pool)
+                     args.pool, args.map)
     return 0
 
 

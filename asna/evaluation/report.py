@@ -192,6 +192,15 @@ def check_figure_path(path: str | os.PathLike, option: str) -> Path:
     return check_writable(path, option)
 
 
+def check_not_input(path: str | os.PathLike, option: str, inputs: Sequence[str | os.PathLike]) -> Path:
+    """Refuse an output path that names one of the command's own input files."""
+    target = Path(path).resolve()
+    for item in inputs:
+        if item and Path(item).resolve() == target:
+            raise UserError(f"{path}: is an input of this command; {option} would write over it")
+    return Path(path)
+
+
 def plot_scatter(path: str | os.PathLike, y_true: np.ndarray, predictions: dict[str, np.ndarray],
                  report: dict[str, dict], title: str = "") -> Path:
     """One panel per method: its value (x) against the true score (y)."""
