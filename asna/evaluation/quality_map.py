@@ -30,7 +30,7 @@ import numpy as np
 from asna.evaluation import DEFAULT_FIT, DEFAULT_POOL, pooling, tta
 from asna.evaluation.scorer import (check_pair_sizes, cut_tiles, resolve_fit, tile_starts, whole_crop)
 
-POSITION_LAYERS = ("head_quality", "head_weight", "head_squash", "score")
+POSITION_LAYERS = ("head_quality", "head_squash", "score")
 """The pooled head's layers (``asna.models.blocks.pooled_head``) a position map is read from."""
 
 
@@ -83,14 +83,25 @@ def paint(shape: tuple[int, int], placed: Sequence[tuple[int, int, int, int]],
 # ----------------------------------------------------------------------------- a pooled head's positions
 
 
+_TRACED: dict[int, tuple[Any, Any]] = {}
+"""Traced position heads by model, kept while their model lives here (so an id is never reused)."""
+
+
 def position_head(model: Any) -> Any | None:
-    """A model returning a pooled head's ``(q, w)`` maps, or None for a model without that head."""
+    """A traced function of a pair batch returning a pooled head's quality map ``q`` (batch, h, w, 1),
+    or None for a model without that head. Traced once per model, its batch size free."""
     names = {layer.name for layer in getattr(model, "layers", [])}
     if not set(POSITION_LAYERS) <= names:
         return None
-    import keras
+    if id(model) not in _TRACED:
+        import keras
+        import tensorflow as tf
 
-    return keras.Model(model.inputs, [model.get_layer("head_quality").output, model.get_layer("head_weight").output])
+        quality = keras.Model(model.inputs, model.get_layer("head_quality").output)
+        specs = [tf.TensorSpec((None, *tensor.shape[1:]), tf.uint8) for tensor in model.inputs]
+        _TRACED[id(model)] = (model, tf.function(lambda r, d: quality([r, d], training=False),
+                                                 input_signature=specs, reduce_retracing=True))
+    return _TRACED[id(model)][1]
 
 
 def head_function(model: Any, quality: np.ndarray) -> np.ndarray:
@@ -121,7 +132,7 @@ def position_scores(model: Any, head: Any, references: np.ndarray, distorted: np
     for variant, (ref_v, dis_v) in zip(chosen, tta.variant_batches(chosen, references, distorted)):
         parts = []
         for start in range(0, len(ref_v), batch_size):
-            quality, _ = head([ref_v[start:start + batch_size], dis_v[start:start + batch_size]], training=False)
+            quality = head(ref_v[start:start + batch_size], dis_v[start:start + batch_size])
             parts.append(np.asarray(quality, np.float64)[..., 0])
         scores = undo_variant(variant.name, head_function(model, np.concatenate(parts)))
         total = scores if total is None else total + scores
@@ -133,25 +144,29 @@ def position_scores(model: Any, head: Any, references: np.ndarray, distorted: np
 
 def quality_map(scorer: Any, reference: np.ndarray, distorted: np.ndarray, tta_mode: str = "none",
                 source: str | None = None, fit: str = DEFAULT_FIT, pool: str = DEFAULT_POOL,
-                name: str = "distorted image") -> QualityMap:
+                name: str = "distorted image", score: float | None = None) -> QualityMap:
     """The map of one pair (uint8 (H, W, 3) arrays of one size) and its score, as the scorer scores it.
 
     ``scorer`` is an :class:`asna.evaluation.scorer.QualityScorer`; ``source``
     picks the scale as for the score. The score is computed by the scorer's own
-    path, so it equals ``score_pairs`` bit for bit.
+    path, so it equals ``score_pairs`` bit for bit; a caller that has it already
+    (a scored set) passes ``score``, which spares pooled heads a second pass.
     """
     check_pair_sizes(reference, distorted, name)
     fit = resolve_fit(fit, scorer.infos)
-    pair = scorer.tile_scores([reference], [distorted], tta_mode, fit, [name])[0]
-    score = float(scorer.to_scale(pooling.pool_tiles(pair.scores, pair.reference_tiles, pool)[:, None],
-                                  source)[0])
+    heads = [position_head(model) for model in scorer.models]
+    pair = None
+    if score is None or any(head is None for head in heads):
+        pair = scorer.tile_scores([reference], [distorted], tta_mode, fit, [name])[0]
+    if score is None:
+        score = float(scorer.to_scale(pooling.pool_tiles(pair.scores, pair.reference_tiles, pool)[:, None],
+                                      source)[0])
     height, width = reference.shape[:2]
     placed = windows(height, width, scorer.image_size, fit)
     tiles_r = np.stack(cut_tiles(reference, scorer.image_size, fit, name))
     tiles_d = np.stack(cut_tiles(distorted, scorer.image_size, fit, name))
     kinds, maps = set(), []
-    for index, (model, info) in enumerate(zip(scorer.models, scorer.infos)):
-        head = position_head(model)
+    for index, (model, info, head) in enumerate(zip(scorer.models, scorer.infos, heads)):
         if head is None:
             grids: Any = pair.scores[index]
             kinds.add("tiles")
@@ -161,4 +176,4 @@ def quality_map(scorer: Any, reference: np.ndarray, distorted: np.ndarray, tta_m
         mean, std = info.scale(source)
         maps.append(paint((height, width), placed, list(grids)) * std + mean)
     kind = kinds.pop() if len(kinds) == 1 else "mixed"
-    return QualityMap(np.mean(maps, axis=0), score, kind, fit)
+    return QualityMap(np.mean(maps, axis=0), float(score), kind, fit)
