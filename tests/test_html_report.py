@@ -147,6 +147,18 @@ def test_a_page_over_an_input_or_into_a_folder_is_refused(made, tmp_path):
     assert cap.returncode == 2 and "--html-pairs: 0 must be 1 or more" in cap.stderr
 
 
+def test_the_demo_writes_a_page_for_each_kind_of_set(made, tmp_path):
+    from asna.studies.demo import ReportedSet
+    from conftest import write_tiny_pairs
+
+    data = write_tiny_pairs(tmp_path / "test.h5", 12, seed=4)
+    ReportedSet("a prepared file", data=data).report(made["model"], tmp_path / "run", "")
+    ReportedSet("a folder", folder=made["folder"], fit="tile").report(made["model"], tmp_path / "run", "full_")
+    for name in ("report.html", "full_report.html"):
+        text = (tmp_path / "run" / name).read_text()
+        assert '<table class="metrics">' in text and len(IMG_SOURCE.findall(text)) >= 2 + 3
+
+
 # ----------------------------------------------------------------------------- the pieces
 
 
