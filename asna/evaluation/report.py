@@ -28,7 +28,9 @@ file's raw ``mos``, or the label file's scores).
   method blocks, and ``--type-plot``, a grouped bar plot.
 
 Outputs: a table on screen; ``--json`` a block per method; ``--csv`` one row per
-pair; ``--plot`` one scatter panel per method; ``--type-plot`` the per-type bars.
+pair; ``--plot`` one scatter panel per method; ``--type-plot`` the per-type bars;
+``--html`` one self-contained page of all of it with the pairs the model gets
+most wrong (:mod:`asna.evaluation.html_report`). No output may name an input.
 Every file is written under a temporary name and renamed, so nothing
 half-written is ever left.
 """
