@@ -7,8 +7,9 @@ on the same photographs distorted by a second implementation (xtest file),
 beside the classic metrics, pooled and per distortion type. The results land
 in --out: model.keras, metrics.json (test, with "xtest" inside, each with a
 by_type block), scatter.png, predictions.csv, types.png (SRCC per type),
-xtest_scatter.png, xtest_predictions.csv, xtest_types.png, training_curves.png
-and a challenge-format folder of the test pairs with its scores.
+xtest_scatter.png, xtest_predictions.csv, xtest_types.png, report.html,
+xtest_report.html and full_report.html (one page per set to open in a browser),
+training_curves.png and a challenge-format folder of the test pairs with its scores.
 """
 
 import argparse

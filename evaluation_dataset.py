@@ -12,8 +12,11 @@ back to the dataset's scale with their sidecar standardisation (for --data
 files each pair's own source unless --scale-source is given). Classic metrics'
 RMSE is after a linear fit to the true scores.
 
+With --html, also writes one HTML page to open in a browser: the tables, the
+plots, and the pairs the model gets most wrong, each with its quality map.
+
 Example: python evaluation_dataset.py --data data/synthetic_val.h5 --json report.json --plot scatter.png \
-    --type-plot types.png
+    --type-plot types.png --html report.html
 """
 
 import argparse
@@ -26,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from asna.core.errors import UserError, run_cli  # noqa: E402
 from asna.core.precision import use_inference_precision  # noqa: E402
-from asna.evaluation import add_scorer_arguments  # noqa: E402
+from asna.evaluation import DEFAULT_HTML_PAIRS, add_scorer_arguments, positive_int  # noqa: E402
 from asna.evaluation.per_type import NAMINGS  # noqa: E402
 
 
@@ -46,6 +49,14 @@ def main() -> int:
     parser.add_argument("--plot", metavar="OUT.png", help="write a scatter plot per method")
     parser.add_argument("--type-plot", metavar="OUT.png",
                         help="write a bar plot of every method's SRCC per distortion type")
+    parser.add_argument("--html", metavar="OUT.html",
+                        help="write one self-contained HTML page (images embedded, opens with no network): the "
+                             "metrics table beside every baseline, the scatter and per-type plots, and the pairs "
+                             "where the model and the labels, and the model and the best baseline, disagree most, "
+                             "each with reference, distorted image and quality map")
+    parser.add_argument("--html-pairs", type=positive_int, default=DEFAULT_HTML_PAIRS, metavar="N",
+                        help=f"pairs shown in each of the page's two lists (default {DEFAULT_HTML_PAIRS}); "
+                             f"only these are scored again, for their maps")
     add_scorer_arguments(parser)
     args = parser.parse_args()
     use_inference_precision(args.precision)
@@ -58,7 +69,7 @@ def main() -> int:
 
     run_dataset(args.data, args.ref_dir, args.dis_dir, args.labels, args.models, args.tta, args.fit,
                 args.scale_source, args.batch_size, args.json, args.plot, args.csv, type_plot=args.type_plot,
-                type_names=args.type_names, pool=args.pool)
+                type_names=args.type_names, pool=args.pool, html_path=args.html, html_pairs=args.html_pairs)
     return 0
 
 

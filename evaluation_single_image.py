@@ -2,7 +2,8 @@
 
 Prints "Image Quality Score: <score>" on the dataset's scale (the models'
 standardised output mapped back with their sidecar .json). With --figure, also
-saves both images side by side with the score (no figure by default).
+saves both images side by side with the score (no figure by default). With
+--map, also draws the quality map: where in the image the score was lost.
 
 Example: python evaluation_single_image.py --ref Ref/A0001.bmp --distorted Dis/A0001_10_03.bmp
 """
@@ -25,13 +26,17 @@ def main() -> int:
     parser.add_argument("--ref", required=True, metavar="IMAGE", help="reference image")
     parser.add_argument("--distorted", required=True, metavar="IMAGE", help="distorted image (same size)")
     parser.add_argument("--figure", metavar="PNG", help="also save a figure of both images with the score")
+    parser.add_argument("--map", metavar="OUT.png",
+                        help="also draw the quality map: the distorted image with the local scores the score is "
+                             "pooled from laid over it (worse = warmer), a colour bar on the score's scale and "
+                             "the score in the title")
     add_scorer_arguments(parser, batch_size=False)
     args = parser.parse_args()
     use_inference_precision(args.precision)
     from asna.evaluation.single_pair import run_single_image
 
     run_single_image(args.ref, args.distorted, args.models, args.tta, args.fit, args.scale_source, args.figure,
-                     args.pool)
+                     args.pool, args.map)
     return 0
 
 

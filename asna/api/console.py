@@ -14,7 +14,7 @@ import argparse
 import os
 
 from asna.core.errors import UserError, run_cli
-from asna.evaluation import add_scorer_arguments
+from asna.evaluation import DEFAULT_HTML_PAIRS, add_scorer_arguments, positive_int
 from asna.evaluation.per_type import NAMINGS
 
 
@@ -40,6 +40,10 @@ def single_image_parser() -> argparse.ArgumentParser:
     parser.add_argument("ref", metavar="REF", help="reference image")
     parser.add_argument("distorted", metavar="DIS", help="distorted image (same size)")
     parser.add_argument("--figure", metavar="PNG", help="also save a figure of both images with the score")
+    parser.add_argument("--map", metavar="OUT.png",
+                        help="also draw the quality map: the distorted image with the local scores the score is "
+                             "pooled from laid over it (worse = warmer), a colour bar on the score's scale and "
+                             "the score in the title")
     add_scorer_arguments(parser, batch_size=False)
     return parser
 
@@ -74,6 +78,14 @@ def dataset_parser() -> argparse.ArgumentParser:
     parser.add_argument("--plot", metavar="OUT.png", help="write a scatter plot per method")
     parser.add_argument("--type-plot", metavar="OUT.png",
                         help="write a bar plot of every method's SRCC per distortion type")
+    parser.add_argument("--html", metavar="OUT.html",
+                        help="write one self-contained HTML page (images embedded, opens with no network): the "
+                             "metrics table beside every baseline, the scatter and per-type plots, and the pairs "
+                             "where the model and the labels, and the model and the best baseline, disagree most, "
+                             "each with reference, distorted image and quality map")
+    parser.add_argument("--html-pairs", type=positive_int, default=DEFAULT_HTML_PAIRS, metavar="N",
+                        help=f"pairs shown in each of the page's two lists (default {DEFAULT_HTML_PAIRS}); "
+                             f"only these are scored again, for their maps")
     add_scorer_arguments(parser)
     return parser
 
@@ -84,7 +96,7 @@ def _single_image() -> int:
     from asna.evaluation.single_pair import run_single_image
 
     run_single_image(args.ref, args.distorted, args.models, args.tta, args.fit, args.scale_source, args.figure,
-                     args.pool)
+                     args.pool, args.map)
     return 0
 
 
@@ -110,7 +122,7 @@ def _dataset() -> int:
 
     run_dataset(args.data, args.ref_dir, args.dis_dir, args.labels, args.models, args.tta, args.fit,
                 args.scale_source, args.batch_size, args.json, args.plot, args.csv, type_plot=args.type_plot,
-                type_names=args.type_names, pool=args.pool)
+                type_names=args.type_names, pool=args.pool, html_path=args.html, html_pairs=args.html_pairs)
     return 0
 
 

@@ -177,6 +177,27 @@ class Metric:
 
     __call__ = score
 
+    def quality_map(self, reference: ImageLike, distorted: ImageLike) -> np.ndarray:
+        """Where ``distorted`` loses its score: an (H, W) float64 array at the image's size, higher is better.
+
+        One pair, in any form :meth:`score` takes for one pair. The values are
+        on the score's scale and are what the score is made of: the score of
+        each window the image is cut into (``fit``), or a pooled head's
+        per-position scores; pixels no window covers are NaN
+        (:mod:`asna.evaluation.quality_map`, docs/evaluation.md#quality-maps).
+        """
+        from asna.evaluation.quality_map import quality_map
+
+        references, single = _gather(reference, "reference")
+        distorted_images, distorted_single = _gather(distorted, "distorted")
+        if not (single and distorted_single):
+            raise InputError("quality_map takes one pair: two file paths or two (H, W, 3) arrays, not batches")
+        (ref_name, ref_item), (dis_name, dis_item) = references[0], distorted_images[0]
+        ref_image, dis_image = _load(ref_item, ref_name), _load(dis_item, dis_name)
+        self._check_pair(ref_image, dis_image, ref_name, dis_name)
+        return quality_map(self.scorer, ref_image, dis_image, self.tta, self.scale_source, self.fit, self.pool,
+                           dis_name).values
+
     def score_folder(self, ref_dir: str | os.PathLike, dis_dir: str | os.PathLike) -> dict[str, float]:
         """``{distorted file name: score}`` for a challenge-style folder pair, sorted by name.
 

@@ -13,7 +13,10 @@ second, before the models load):
 * ``single_pair`` — one pair of image files, what ``evaluation_single_image.py`` runs;
 * ``folders`` — challenge-style folders (``Ref/A0001.bmp``, ``Dis/A0001_TT_LL.bmp``) and label files;
 * ``report``  — metrics per method, the table, JSON, CSV and scatter plot;
-* ``per_type`` — each method's SRCC per distortion type: its table, JSON block and bar plot.
+* ``per_type`` — each method's SRCC per distortion type: its table, JSON block and bar plot;
+* ``quality_map`` — a pair's local scores at the image's size (what its score is pooled from);
+* ``map_figure`` — a quality map drawn over the distorted image, worse = warmer;
+* ``html_report`` — the labelled-set report as one self-contained HTML page.
 
 This module holds only what the three ``evaluation_*.py`` scripts share on the
 command line.
@@ -36,6 +39,8 @@ DEFAULT_POOL = "worst"
 for a flatten and a pooled head)."""
 DEFAULT_MODELS = "models"
 DEFAULT_BATCH_SIZE = 16
+DEFAULT_HTML_PAIRS = 8
+"""Pairs in each list of the HTML report (model against labels, model against the best baseline)."""
 WHOLE_MULTIPLE = 16
 """A free-size network takes sides that are multiples of this (four halvings)."""
 

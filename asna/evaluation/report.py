@@ -28,7 +28,9 @@ file's raw ``mos``, or the label file's scores).
   method blocks, and ``--type-plot``, a grouped bar plot.
 
 Outputs: a table on screen; ``--json`` a block per method; ``--csv`` one row per
-pair; ``--plot`` one scatter panel per method; ``--type-plot`` the per-type bars.
+pair; ``--plot`` one scatter panel per method; ``--type-plot`` the per-type bars;
+``--html`` one self-contained page of all of it with the pairs the model gets
+most wrong (:mod:`asna.evaluation.html_report`). No output may name an input.
 Every file is written under a temporary name and renamed, so nothing
 half-written is ever left.
 """
@@ -47,7 +49,7 @@ import numpy as np
 from asna.core import metrics
 from asna.core.errors import UserError
 from asna.core.paths import atomic_write, check_writable
-from asna.evaluation import DEFAULT_POOL
+from asna.evaluation import DEFAULT_HTML_PAIRS, DEFAULT_POOL
 from asna.evaluation.per_type import (BY_TYPE, PairTypes, folder_types, format_type_table, plot_types,
                                       stored_types, trailing_line, type_blocks, wins_line)
 
@@ -192,6 +194,15 @@ def check_figure_path(path: str | os.PathLike, option: str) -> Path:
     return check_writable(path, option)
 
 
+def check_not_input(path: str | os.PathLike, option: str, inputs: Sequence[str | os.PathLike]) -> Path:
+    """Refuse an output path that names one of the command's own input files."""
+    target = Path(path).resolve()
+    for item in inputs:
+        if item and Path(item).resolve() == target:
+            raise UserError(f"{path}: is an input of this command; {option} would write over it")
+    return Path(path)
+
+
 def plot_scatter(path: str | os.PathLike, y_true: np.ndarray, predictions: dict[str, np.ndarray],
                  report: dict[str, dict], title: str = "") -> Path:
     """One panel per method: its value (x) against the true score (y)."""
@@ -249,6 +260,8 @@ class LabelledSet:
     batches: Batches
     types: PairTypes | None = None  # each pair's distortion type, for the per-type figures
     files: tuple[str, ...] = ()  # what the pairs are read from (the classic scores' cache fingerprint)
+    read_pair: Callable[[int], tuple[np.ndarray, np.ndarray]] | None = None  # pair i's images, for the HTML page
+    places: tuple[str, ...] = ()  # the files and folders the set lives in (its notices are looked for there)
 
     def __post_init__(self) -> None:
         if len(self.names) < 2:
@@ -273,7 +286,13 @@ def hdf5_set(path: str | os.PathLike) -> LabelledSet:
                 block = handle["x"][start:start + batch_size]
                 yield block[:, REFERENCE], block[:, DISTORTED]
 
-    return LabelledSet(str(path), names, references, mos, sources, batches, types, (str(path),))
+    def read_pair(index: int) -> tuple[np.ndarray, np.ndarray]:
+        with open_pairs(path) as handle:
+            pair = handle["x"][index]
+        return pair[REFERENCE], pair[DISTORTED]
+
+    return LabelledSet(str(path), names, references, mos, sources, batches, types, (str(path),), read_pair,
+                       (str(path),))
 
 
 def folder_set(ref_dir: str, dis_dir: str, labels: str, type_names: str | None = None) -> LabelledSet:
@@ -286,10 +305,16 @@ def folder_set(ref_dir: str, dis_dir: str, labels: str, type_names: str | None =
         for _, references, distorted in pair_batches(pairs, batch_size):
             yield references, distorted
 
+    def read_pair(index: int) -> tuple[np.ndarray, np.ndarray]:
+        from asna.data.images import read_rgb
+
+        return read_rgb(pairs[index].reference), read_rgb(pairs[index].distorted)
+
     names = [p.name for p in pairs]
     files = {str(path) for p in pairs for path in (p.reference, p.distorted)} | {str(labels)}
     return LabelledSet(str(dis_dir), names, [p.reference.name for p in pairs], mos, None, batches,
-                       folder_types(names, type_names), tuple(sorted(files)))
+                       folder_types(names, type_names), tuple(sorted(files)), read_pair,
+                       (str(ref_dir), str(dis_dir), str(labels)))
 
 
 def score_set(scorer, data: LabelledSet, tta: str, fit: str,
@@ -343,24 +368,31 @@ def run_dataset(data_file: str | None, ref_dir: str | None, dis_dir: str | None,
                 batch_size: int, json_path: str | None, plot_path: str | None,
                 csv_path: str | None, *, type_plot: str | None = None,
                 type_names: str | None = None, pool: str = DEFAULT_POOL,
-                classic_cache: str | None = None) -> dict[str, dict]:
+                classic_cache: str | None = None, html_path: str | None = None,
+                html_pairs: int = DEFAULT_HTML_PAIRS) -> dict[str, dict]:
     """Everything ``evaluation_dataset.py`` does: check, load, score, report, write.
 
     ``type_plot``: the per-type bar plot's file; ``type_names``: whose type ids a
     folder's names carry (``kadid``, ``tid2008``, ``tid2013``), for their names;
     ``pool``: how ``fit="tile"`` combines tile scores; ``classic_cache``: see
-    :func:`score_set`.
+    :func:`score_set`; ``html_path``: the page of :func:`write_html`, showing at
+    most ``html_pairs`` pairs per list.
     """
     from asna.evaluation.folders import check_output_file
     from asna.evaluation.scorer import QualityScorer, check_sources, inspect_models, resolve_fit
 
-    for path, option in ((json_path, "--json"), (csv_path, "--csv")):
+    for path, option in ((json_path, "--json"), (csv_path, "--csv"), (html_path, "--html")):
         if path:
             check_output_file(path, option)
     for path, option in ((plot_path, "--plot"), (type_plot, "--type-plot")):
         if path:
             check_figure_path(path, option)
     data = hdf5_set(data_file) if data_file else folder_set(ref_dir, dis_dir, labels, type_names)
+    outputs = ((json_path, "--json"), (csv_path, "--csv"), (plot_path, "--plot"), (type_plot, "--type-plot"),
+               (html_path, "--html"))
+    for path, option in outputs:
+        if path:
+            check_not_input(path, option, data.files)
     infos = inspect_models(model_paths)
     check_sources(infos, [scale_source] if scale_source or data.sources is None else data.sources)
     fit = resolve_fit(fit, infos)
@@ -382,7 +414,70 @@ def run_dataset(data_file: str | None, ref_dir: str | None, dis_dir: str | None,
     if type_plot:
         print(f"wrote {write_type_plot(type_plot, report, data.where)}" if BY_TYPE in report
               else f"{type_plot} not written: no per-type figures")
+    if html_path:
+        import time
+
+        started = time.perf_counter()
+        settings = f"{len(infos)} model(s) ({', '.join(i.path.name for i in infos)}), TTA {tta}, fit {fit}{pooled}"
+        written = write_html(html_path, data, predictions, report, scorer, settings, html_pairs, tta, fit, pool,
+                             scale_source)
+        print(f"wrote {written} ({time.perf_counter() - started:.1f} s)")
     return report
+
+
+def type_rows(report: dict[str, dict]) -> list[list[str]] | None:
+    """The per-type table as text cells (header first), the best SRCC of each row in brackets."""
+    from asna.evaluation.per_type import best_of, methods_of, type_label
+
+    if BY_TYPE not in report:
+        return None
+    blocks = report[BY_TYPE]
+    methods = methods_of(blocks)
+    rows = [["type", "pairs", *[ROW_NAMES.get(m, m) for m in methods]]]
+    for key, block in blocks.items():
+        values = [block[m] for m in methods]
+        best = best_of(values)
+        rows.append([type_label(key, block["name"]), str(block["pairs"]),
+                     *["n/a" if value is None or not math.isfinite(value) else
+                       f"[{value:.4f}]" if index in best else f"{value:.4f}" for index, value in enumerate(values)]])
+    return rows
+
+
+def write_html(path: str | os.PathLike, data: LabelledSet, predictions: dict[str, np.ndarray],
+               report: dict[str, dict], scorer, settings: str, cap: int = DEFAULT_HTML_PAIRS,
+               tta: str = "none", fit: str = "tile", pool: str = DEFAULT_POOL,
+               scale_source: str | None = None) -> Path:
+    """The self-contained HTML page of a scored set (:mod:`asna.evaluation.html_report`).
+
+    Its plots are drawn again into a temporary folder; the only scoring it adds
+    is the quality maps of the (at most ``2 * cap``) pairs it shows.
+    """
+    import tempfile
+
+    from asna.evaluation.html_report import PageData, data_notices, write_page
+    from asna.evaluation.quality_map import quality_map
+
+    def map_of(reference: np.ndarray, distorted: np.ndarray, index: int):
+        source = scale_source if scale_source or data.sources is None else data.sources[index]
+        return quality_map(scorer, reference, distorted, tta, source, fit, pool, data.names[index],
+                           score=float(predictions["model"][index]))
+
+    methods = [m for m in METHODS if m in predictions]
+    with tempfile.TemporaryDirectory(prefix="asna-html-") as folder:
+        scatter = plot_scatter(Path(folder) / "scatter.png", data.mos, predictions, report).read_bytes()
+        types = (write_type_plot(Path(folder) / "types.png", report).read_bytes() if BY_TYPE in report else None)
+    notes = ["* RMSE after a least-squares linear fit of the metric to the true scores",
+             "-gmsd: GMSD is a distortion (lower = better); its figures are those of -GMSD"]
+    if data.types is not None and data.types.note:
+        notes.append(data.types.note)
+    page = PageData(title=f"{data.where}: evaluation", settings=settings, names=data.names,
+                    references=data.references, truth=data.mos,
+                    values={m: np.asarray(predictions[m], np.float64) for m in methods},
+                    oriented={m: oriented(m, predictions[m]) for m in methods}, report=json_safe(report),
+                    row_names=ROW_NAMES, value_labels=LABELS, read_pair=data.read_pair, map_of=map_of,
+                    scatter_png=scatter, types_png=types, type_table=type_rows(report), notes=notes,
+                    notices=data_notices(data.places))
+    return write_page(path, page, methods, cap)
 
 
 def write_type_plot(path: str | os.PathLike, report: dict[str, dict], title: str = "") -> Path:

@@ -13,13 +13,21 @@ from asna.evaluation.scorer import (QualityScorer, check_pair_sizes, check_sourc
 
 
 def run_single_image(ref_path: str, dist_path: str, model_paths: Sequence[str] | None, tta: str,
-                     fit: str, scale_source: str | None, figure: str | None, pool: str = DEFAULT_POOL) -> float:
-    """Everything ``evaluation_single_image.py`` does; prints and returns the score."""
+                     fit: str, scale_source: str | None, figure: str | None, pool: str = DEFAULT_POOL,
+                     map_path: str | None = None) -> float:
+    """Everything ``evaluation_single_image.py`` does; prints and returns the score.
+
+    ``map_path``: also draw the pair's quality map there (:mod:`asna.evaluation.quality_map`).
+    """
     from asna.data.images import read_rgb
     from asna.evaluation import report
 
     if figure:
         report.check_figure_path(figure, "--figure")
+        report.check_not_input(figure, "--figure", [ref_path, dist_path])
+    if map_path:
+        report.check_figure_path(map_path, "--map")
+        report.check_not_input(map_path, "--map", [ref_path, dist_path])
     infos = inspect_models(model_paths)
     check_sources(infos, [scale_source])
     reference, distorted = read_rgb(ref_path), read_rgb(dist_path)
@@ -27,8 +35,17 @@ def run_single_image(ref_path: str, dist_path: str, model_paths: Sequence[str] |
     fit = resolve_fit(fit, infos)
     cut_tiles(distorted, infos[0].image_size, fit, dist_path)  # refuse small images before loading
     scorer = QualityScorer.load(infos)
-    score = float(scorer.score_pairs([reference], [distorted], tta, scale_source, fit, [dist_path], pool)[0])
+    if map_path:
+        from asna.evaluation.map_figure import save_map_figure
+        from asna.evaluation.quality_map import quality_map
+
+        drawn = quality_map(scorer, reference, distorted, tta, scale_source, fit, pool, dist_path)
+        score = drawn.score
+    else:
+        score = float(scorer.score_pairs([reference], [distorted], tta, scale_source, fit, [dist_path], pool)[0])
     print(f"Image Quality Score: {score:.4f}")
+    if map_path:
+        print(f"map: {save_map_figure(map_path, distorted, drawn.values, score, dist_path)}")
     if figure:
         print(f"figure: {report.save_pair_figure(figure, reference, distorted, score, (ref_path, dist_path))}")
     return score

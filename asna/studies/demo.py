@@ -15,7 +15,9 @@ the NTIRE scoring path.
 
 The labelled sets it reports are a dict by name (:func:`reported_sets`): each
 gets the full report (every method's figures, pooled and per distortion type),
-its per-pair CSV, scatter plot and per-type bar plot, and a place in
+its per-pair CSV, scatter plot, per-type bar plot and HTML page (``report.html``,
+``xtest_report.html``, ``full_report.html``: the tables, the plots and the pairs
+the network gets most wrong, with their quality maps), and a place in
 ``metrics.json`` and in the closing verdict line.
 """
 
@@ -145,7 +147,8 @@ class ReportedSet:
     type_names: str | None = "kadid"  # whose type ids a folder's names carry
 
     def report(self, model: Path, out: Path, prefix: str) -> dict:
-        """The set's report; ``<prefix>predictions.csv``, ``<prefix>scatter.png``, ``<prefix>types.png`` in ``out``."""
+        """The set's report; ``<prefix>predictions.csv``, ``<prefix>scatter.png``, ``<prefix>types.png`` and
+        ``<prefix>report.html`` (the page to open in a browser) in ``out``."""
         from asna.evaluation.report import run_dataset
 
         folder = (None, None, None) if self.folder is None else (
@@ -154,7 +157,7 @@ class ReportedSet:
                            self.fit, None, 64, None, str(out / f"{prefix}scatter.png"),
                            str(out / f"{prefix}predictions.csv"), type_plot=str(out / f"{prefix}types.png"),
                            type_names=None if self.data is not None else self.type_names,
-                           classic_cache=str(self.classic_cache()))
+                           classic_cache=str(self.classic_cache()), html_path=str(out / f"{prefix}report.html"))
 
     def classic_cache(self) -> Path:
         """Where the set's classic scores are kept between runs: beside the set, in the data folder."""
