@@ -40,6 +40,7 @@ import h5py
 import numpy as np
 
 from asna.core.errors import UserError
+from asna.core.paths import write_target
 
 LAYOUT_VERSION = 2  # 2: the per-pair ``dist_type``
 SOURCES = ("tid2008", "tid2013", "pieapp", "pipal", "synthetic")
@@ -83,6 +84,7 @@ class PairWriter:
         self._buffer: list[tuple[np.ndarray, np.ndarray, float, str, str, str, str]] = []
 
     def __enter__(self) -> "PairWriter":
+        self.path = write_target(self.path)  # a link is written through; a FIFO or device is refused
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._temporary = temporary_path(self.path)
         self._lock = claim(self.path)

@@ -22,7 +22,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from asna.core.errors import UserError
-from asna.core.paths import atomic_write, check_writable
+from asna.core.paths import atomic_write, check_writable, refuse_overlaps, sidecar_path
 from asna.data.images import FittedImageCache, read_rgb
 from asna.data.preparation import parse_score, read_label_lines, require_folder
 from asna.evaluation import DEFAULT_POOL
@@ -136,6 +136,16 @@ def pair_batches(pairs: Sequence[FolderPair], batch_size: int
         yield chunk, [r for r, _ in images], [d for _, d in images]
 
 
+def pair_files(pairs: Sequence[FolderPair]) -> list[tuple[str, Path]]:
+    """The images the pairs are read from, with the option of their folder."""
+    return [item for pair in pairs for item in (("--ref-dir", pair.reference), ("--dis-dir", pair.distorted))]
+
+
+def model_files(infos) -> list[tuple[str, Path]]:
+    """The model files and sidecars a command reads: outputs must not replace them either."""
+    return [("--models", path) for info in infos for path in (info.path, sidecar_path(info.path))]
+
+
 def check_output_file(path: str | os.PathLike, option: str) -> Path:
     """Refuse an output path that is a folder or cannot be written, before any work is done."""
     return check_writable(path, option)
@@ -169,6 +179,7 @@ def run_ntire(ref_dir: str, dis_dir: str, out: str, model_paths: Sequence[str] |
     output = check_output_file(out, "--out")
     pairs = match_pairs(ref_dir, dis_dir)
     infos = inspect_models(model_paths)
+    refuse_overlaps([("--out", output)], [*pair_files(pairs), *model_files(infos)])
     check_sources(infos, [scale_source])
     fit = resolve_fit(fit, infos)
     scorer = QualityScorer.load(infos, batch_size)

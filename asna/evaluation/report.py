@@ -46,7 +46,7 @@ import numpy as np
 
 from asna.core import metrics
 from asna.core.errors import UserError
-from asna.core.paths import atomic_write, check_writable
+from asna.core.paths import atomic_write, check_writable, refuse_overlaps
 from asna.evaluation import DEFAULT_POOL
 from asna.evaluation.per_type import (BY_TYPE, PairTypes, folder_types, format_type_table, plot_types,
                                       stored_types, trailing_line, type_blocks, wins_line)
@@ -351,7 +351,7 @@ def run_dataset(data_file: str | None, ref_dir: str | None, dis_dir: str | None,
     ``pool``: how ``fit="tile"`` combines tile scores; ``classic_cache``: see
     :func:`score_set`.
     """
-    from asna.evaluation.folders import check_output_file
+    from asna.evaluation.folders import check_output_file, model_files
     from asna.evaluation.scorer import QualityScorer, check_sources, inspect_models, resolve_fit
 
     for path, option in ((json_path, "--json"), (csv_path, "--csv")):
@@ -362,6 +362,8 @@ def run_dataset(data_file: str | None, ref_dir: str | None, dis_dir: str | None,
             check_figure_path(path, option)
     data = hdf5_set(data_file) if data_file else folder_set(ref_dir, dis_dir, labels, type_names)
     infos = inspect_models(model_paths)
+    refuse_overlaps([("--json", json_path), ("--csv", csv_path), ("--plot", plot_path), ("--type-plot", type_plot)],
+                    [*read_files(data, data_file, ref_dir, labels), *model_files(infos)])
     check_sources(infos, [scale_source] if scale_source or data.sources is None else data.sources)
     fit = resolve_fit(fit, infos)
     scorer = QualityScorer.load(infos, batch_size)
@@ -383,6 +385,17 @@ def run_dataset(data_file: str | None, ref_dir: str | None, dis_dir: str | None,
         print(f"wrote {write_type_plot(type_plot, report, data.where)}" if BY_TYPE in report
               else f"{type_plot} not written: no per-type figures")
     return report
+
+
+def read_files(data: LabelledSet, data_file: str | None, ref_dir: str | None,
+               labels: str | None) -> list[tuple[str, str]]:
+    """Every file the set is read from, with the option that named it."""
+    if data_file:
+        return [("--data", data_file)]
+    references = os.path.realpath(ref_dir) if ref_dir else None
+    return [("--labels" if path == str(labels) else
+             "--ref-dir" if os.path.realpath(os.path.dirname(path)) == references else "--dis-dir", path)
+            for path in data.files]
 
 
 def write_type_plot(path: str | os.PathLike, report: dict[str, dict], title: str = "") -> Path:

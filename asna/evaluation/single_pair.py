@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from asna.core.paths import refuse_overlaps
 from asna.evaluation import DEFAULT_POOL
 from asna.evaluation.scorer import (QualityScorer, check_pair_sizes, check_sources, cut_tiles, inspect_models,
                                     resolve_fit)
@@ -17,10 +18,13 @@ def run_single_image(ref_path: str, dist_path: str, model_paths: Sequence[str] |
     """Everything ``evaluation_single_image.py`` does; prints and returns the score."""
     from asna.data.images import read_rgb
     from asna.evaluation import report
+    from asna.evaluation.folders import model_files
 
     if figure:
         report.check_figure_path(figure, "--figure")
     infos = inspect_models(model_paths)
+    refuse_overlaps([("--figure", figure)],
+                    [("--ref", ref_path), ("--distorted", dist_path), *model_files(infos)])
     check_sources(infos, [scale_source])
     reference, distorted = read_rgb(ref_path), read_rgb(dist_path)
     check_pair_sizes(reference, distorted, dist_path, ref_path)
