@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import signal
 import sys
 from typing import Callable, NoReturn
@@ -25,6 +26,19 @@ def fail(message: str) -> NoReturn:
     """Print ``error: message`` on stderr and exit with code 2."""
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(USER_ERROR_EXIT_CODE)
+
+
+def carried_user_error(error: BaseException) -> str | None:
+    """The message of a ``UserError`` raised inside TensorFlow's input pipeline, else None.
+
+    tf.data re-raises an exception of a Python generator as its own error
+    type, with the original's class name and message in its text (a damaged
+    HDF5 chunk read while training or scoring, say).
+    """
+    if not type(error).__module__.startswith("tensorflow"):
+        return None
+    match = re.search(r"\bUserError: ([^\n]+)", str(error))
+    return match.group(1).strip() if match else None
 
 
 class Terminated(KeyboardInterrupt):
@@ -52,6 +66,11 @@ def run_cli(main: Callable[[], int | None]) -> None:
         if error.errno not in WRITE_ERRNOS:
             raise
         fail(f"{error.filename or 'an output file'}: cannot write the file ({os.strerror(error.errno)})")
+    except Exception as error:
+        message = carried_user_error(error)
+        if message is None:
+            raise
+        fail(message)
     except KeyboardInterrupt as interruption:
         terminated = isinstance(interruption, Terminated)
         print("terminated" if terminated else "interrupted", file=sys.stderr)

@@ -221,6 +221,30 @@ def read_label_lines(path: Path) -> Iterator[tuple[int, str]]:
             yield number, line.strip()
 
 
+class LabelBook:
+    """Scores already read, by image name, to refuse an image labelled twice with two scores.
+
+    Which of two different scores is right cannot be known, so a conflict is
+    refused, naming both lines. A repeated line with the same score is kept
+    once: it changes nothing (a label file pasted twice, say).
+    """
+
+    def __init__(self) -> None:
+        self.seen: dict[str, tuple[float, str]] = {}
+
+    def add(self, name: str, score: float, where: str) -> bool:
+        """Whether ``name`` is new; False for a repeat of the same score, ``UserError`` for another score."""
+        key = name.lower()
+        if key not in self.seen:
+            self.seen[key] = (score, where)
+            return True
+        first_score, first_where = self.seen[key]
+        if score != first_score:
+            raise UserError(f"{where}: {name} is labelled {score:g}, but {first_where} labels it "
+                            f"{first_score:g}; keep one of the two lines")
+        return False
+
+
 def parse_score(text: str, where: str) -> float:
     """A finite float from a label field, or ``UserError`` naming the file and line."""
     try:

@@ -24,7 +24,7 @@ import numpy as np
 from asna.core.errors import UserError
 from asna.core.paths import atomic_write, check_writable, refuse_overlaps, sidecar_path
 from asna.data.images import FittedImageCache, read_rgb
-from asna.data.preparation import parse_score, read_label_lines, require_folder
+from asna.data.preparation import LabelBook, parse_score, read_label_lines, require_folder
 from asna.evaluation import DEFAULT_POOL
 from asna.evaluation.scorer import check_pair_sizes
 
@@ -84,11 +84,16 @@ def match_pairs(ref_dir: str | os.PathLike, dis_dir: str | os.PathLike) -> list[
 
 
 def read_labels(path: str | os.PathLike) -> dict[str, float]:
-    """``name -> score`` of a ``name,score`` file (keys lower case); a ``name,score`` header is allowed."""
+    """``name -> score`` of a ``name,score`` file (keys lower case); a ``name,score`` header is allowed.
+
+    A name given twice with two scores is refused, naming both lines; the same
+    line twice counts once.
+    """
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: label file not found (--labels)")
     labels: dict[str, float] = {}
+    book = LabelBook()
     for number, line in read_label_lines(path):
         fields = [field.strip() for field in line.split(",")]
         where = f"{path}: line {number}"
@@ -96,9 +101,9 @@ def read_labels(path: str | os.PathLike) -> dict[str, float]:
             raise UserError(f"{where}: expected name,score, got {line!r}")
         if number == 1 and fields[1].lower() in LABEL_HEADER_SCORES:
             continue
-        if fields[0].lower() in labels:
-            raise UserError(f"{where}: {fields[0]} is labelled twice")
-        labels[fields[0].lower()] = parse_score(fields[1], where)
+        score = parse_score(fields[1], where)
+        if book.add(fields[0], score, f"line {number}"):
+            labels[fields[0].lower()] = score
     if not labels:
         raise UserError(f"{path}: no labels in this file")
     return labels

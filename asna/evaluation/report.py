@@ -258,19 +258,19 @@ class LabelledSet:
 
 def hdf5_set(path: str | os.PathLike) -> LabelledSet:
     """A prepared HDF5 file: its S x S pairs, raw ``mos`` and per-pair ``source``."""
-    from asna.data.layout import DISTORTED, REFERENCE, decode_strings, open_pairs, read_dist_types
+    from asna.data.layout import DISTORTED, REFERENCE, decode_strings, open_pairs, read_dist_types, read_rows
 
     with open_pairs(path) as handle:
         names = decode_strings(handle["dist_name"][:])
         references = decode_strings(handle["ref_id"][:])
         sources = decode_strings(handle["source"][:])
-        mos = handle["mos"][:].astype(np.float64)
+        mos = read_rows(handle["mos"]).astype(np.float64)
         types = stored_types(read_dist_types(handle), sources)
 
     def batches(batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         with open_pairs(path) as handle:
             for start in range(0, len(names), batch_size):
-                block = handle["x"][start:start + batch_size]
+                block = read_rows(handle["x"], slice(start, start + batch_size))
                 yield block[:, REFERENCE], block[:, DISTORTED]
 
     return LabelledSet(str(path), names, references, mos, sources, batches, types, (str(path),))
