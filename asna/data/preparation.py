@@ -232,11 +232,15 @@ class LabelBook:
     def __init__(self) -> None:
         self.seen: dict[str, tuple[float, str]] = {}
 
-    def add(self, name: str, score: float, where: str) -> bool:
-        """Whether ``name`` is new; False for a repeat of the same score, ``UserError`` for another score."""
+    def add(self, name: str, score: float, where: str, line: str | None = None) -> bool:
+        """Whether ``name`` is new; False for a repeat of the same score, ``UserError`` for another score.
+
+        ``where``: the line, as the error starts with it; ``line``: how a later
+        error names this line (default ``where``; ``line 3`` within one file).
+        """
         key = name.lower()
         if key not in self.seen:
-            self.seen[key] = (score, where)
+            self.seen[key] = (score, line or where)
             return True
         first_score, first_where = self.seen[key]
         if score != first_score:

@@ -102,7 +102,7 @@ def read_labels(path: str | os.PathLike) -> dict[str, float]:
         if number == 1 and fields[1].lower() in LABEL_HEADER_SCORES:
             continue
         score = parse_score(fields[1], where)
-        if book.add(fields[0], score, f"line {number}"):
+        if book.add(fields[0], score, where, f"line {number}"):
             labels[fields[0].lower()] = score
     if not labels:
         raise UserError(f"{path}: no labels in this file")
@@ -183,8 +183,9 @@ def run_ntire(ref_dir: str, dis_dir: str, out: str, model_paths: Sequence[str] |
 
     output = check_output_file(out, "--out")
     pairs = match_pairs(ref_dir, dis_dir)
+    refuse_overlaps([("--out", output)], pair_files(pairs))
     infos = inspect_models(model_paths)
-    refuse_overlaps([("--out", output)], [*pair_files(pairs), *model_files(infos)])
+    refuse_overlaps([("--out", output)], model_files(infos))
     check_sources(infos, [scale_source])
     fit = resolve_fit(fit, infos)
     scorer = QualityScorer.load(infos, batch_size)

@@ -360,10 +360,15 @@ def run_dataset(data_file: str | None, ref_dir: str | None, dis_dir: str | None,
     for path, option in ((plot_path, "--plot"), (type_plot, "--type-plot")):
         if path:
             check_figure_path(path, option)
+    outputs = [("--json", json_path), ("--csv", csv_path), ("--plot", plot_path), ("--type-plot", type_plot)]
+    if data_file:
+        refuse_overlaps(outputs, [("--data", data_file)])
+    elif labels:
+        refuse_overlaps(outputs, [("--labels", labels)])  # before the label file is read, too
     data = hdf5_set(data_file) if data_file else folder_set(ref_dir, dis_dir, labels, type_names)
+    refuse_overlaps(outputs, read_files(data, data_file, ref_dir, labels))
     infos = inspect_models(model_paths)
-    refuse_overlaps([("--json", json_path), ("--csv", csv_path), ("--plot", plot_path), ("--type-plot", type_plot)],
-                    [*read_files(data, data_file, ref_dir, labels), *model_files(infos)])
+    refuse_overlaps(outputs, model_files(infos))
     check_sources(infos, [scale_source] if scale_source or data.sources is None else data.sources)
     fit = resolve_fit(fit, infos)
     scorer = QualityScorer.load(infos, batch_size)

@@ -22,9 +22,9 @@ def run_single_image(ref_path: str, dist_path: str, model_paths: Sequence[str] |
 
     if figure:
         report.check_figure_path(figure, "--figure")
+    refuse_overlaps([("--figure", figure)], [("--ref", ref_path), ("--distorted", dist_path)])
     infos = inspect_models(model_paths)
-    refuse_overlaps([("--figure", figure)],
-                    [("--ref", ref_path), ("--distorted", dist_path), *model_files(infos)])
+    refuse_overlaps([("--figure", figure)], model_files(infos))
     check_sources(infos, [scale_source])
     reference, distorted = read_rgb(ref_path), read_rgb(dist_path)
     check_pair_sizes(reference, distorted, dist_path, ref_path)
