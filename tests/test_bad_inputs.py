@@ -207,3 +207,25 @@ def test_ranker_rerun_with_other_settings_is_refused(tmp_path):
     assert error_lines(result)[-1].startswith(f"error: {backup}: an interrupted run with other settings (")
     assert error_lines(result)[-1].endswith("is saved here; rerun with its settings to resume it or pass --overwrite")
     assert (backup / "epoch_0001.weights.h5").read_bytes() == b"weights"
+
+
+def test_api_arguments_of_the_wrong_type_are_one_line(tmp_path):
+    """The public entry points refuse a wrong type with a one-line UserError, before any model loads."""
+    import asna
+    from asna.api.metric import Metric
+    from asna.core.errors import UserError
+
+    cases = [(lambda: asna.load_metric(models=123), "models=123: give a .keras file or folder (str or path), "
+                                                    "a list of them, or None"),
+             (lambda: asna.load_metric(models=[tmp_path, 7]), "models: got 7 (int); give a file or folder path"),
+             (lambda: asna.load_metric(tta=5), "tta=5: choose one of"),
+             (lambda: asna.load_metric(batch_size=True), "batch_size=True: must be a whole number of at least 1"),
+             (lambda: asna.load_metric(scale_source=3), "scale_source=3: give a source name"),
+             (lambda: asna.PerceptualLoss(models=123), "models=123: give a .keras file or folder"),
+             (lambda: asna.PerceptualLoss(precision=None), "precision=None: choose one of"),
+             (lambda: Metric.score_folder(None, 1, tmp_path), "ref_dir: got 1 (int); give a file or folder path"),
+             (lambda: Metric.score(None, 123, 123), "reference: got int; give a file path or an image array")]
+    for call, message in cases:
+        with pytest.raises(UserError) as raised:
+            call()
+        assert str(raised.value).startswith(message) and "\n" not in str(raised.value), str(raised.value)
