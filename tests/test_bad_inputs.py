@@ -36,6 +36,8 @@ CASES = [
      "{val}: 40 pairs make no full batch of 48, which the learned ranker's validation loss needs"),
     ("resume after an architecture change", TRAIN + ("--resume",), ["model.dense_num=16"],
      "{run}/backup: the saved run has another [model] (dense_num differ)"),
+    ("init weights are the run's own model", TRAIN, ["training.init_weights='{run}/model.keras'"],
+     "{run}/model.keras: training.model_path is the input training.init_weights ({run}/model.keras)"),
     ("model path not writable", TRAIN, ["training.model_path='{file}/run/model.keras'"],
      "{file}/run/model.keras: cannot write here"),
     ("single image --figure", ("evaluation_single_image.py", "--ref", "a.png", "--distorted", "b.png",

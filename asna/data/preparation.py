@@ -34,7 +34,7 @@ import numpy as np
 from tqdm import tqdm
 
 from asna.core.errors import UserError
-from asna.core.paths import atomic_write
+from asna.core.paths import atomic_write, refuse_overlaps
 from asna.data.images import LIGHTNESS_RANGE, FittedImageCache, describe_size, scale_lightness
 from asna.data.layout import SOURCES, PairWriter
 
@@ -554,8 +554,13 @@ def run(args: argparse.Namespace, defaults: dict[str, tuple[float, float]], coll
     standardization = standardization_table(defaults, args.standardization)
     problems = Problems(args.skip_bad)
     sources = collect(args, problems)
+    file_names = {split: f"{prefix}_{split}.h5" for split in SPLITS}
+    written = (*file_names.values(), f"{prefix}_skipped_pairs.txt")
+    refuse_overlaps([("--out", Path(args.out) / name) for name in written],
+                    [(f"--{source.source}", path) for source in sources for pair in source.pairs
+                     for path in (pair.reference, pair.distorted)])
     prepared = write_prepared(
-        sources, Path(args.out), {split: f"{prefix}_{split}.h5" for split in SPLITS}, args.image_size,
+        sources, Path(args.out), file_names, args.image_size,
         standardization, args.val_ratio, args.seed, problems, f"{prefix}_skipped_pairs.txt",
         extra_copies=extra_copies, compression=args.compression)
     print_summary(prepared, sources)
