@@ -5,6 +5,7 @@ afterwards: a loadable best model, a resumable run, a log with one row per
 finished epoch, no stray process and no partial file.
 """
 
+import errno
 import json
 import os
 import re
@@ -230,3 +231,223 @@ def test_ranker_killed_then_rerun_keeps_its_log_and_best(tmp_path):
     from asna.ranker.models import load_ranker
 
     assert load_ranker(str(out)).count_params() > 0 and not backup.exists()
+
+
+def signal_when(command: list[str], path: Path, signal_number: int, timeout: float = 120) -> int | None:
+    """Start ``command`` and send it ``signal_number`` the moment ``path`` appears; its exit code,
+    or None when it finished before ``path`` was seen."""
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=ENVIRONMENT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    try:
+        while process.poll() is None and time.monotonic() < deadline:
+            if path.exists():
+                process.send_signal(signal_number)
+                return process.wait(timeout=60)
+            time.sleep(0.001)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return None
+
+
+def test_overwrite_keeps_the_earlier_run_until_the_new_one_saved_an_epoch(tmp_path, tiny_data):
+    """``--overwrite`` moves the earlier run to ``.earlier_run/``. Ctrl-C, SIGTERM or a NaN before the
+    first epoch is saved put it back byte for byte; after kill -9 the next start does; a run that
+    saves its first epoch drops it."""
+    from test_bad_inputs import earlier_run
+
+    run = tmp_path / "run"
+    before = earlier_run(run)
+    aside = run / ".earlier_run"
+
+    def files() -> dict[Path, bytes]:
+        return {path: path.read_bytes() for path in run.rglob("*") if path.is_file()}
+
+    command = [sys.executable, str(REPO_ROOT / TRAIN[0]), *TRAIN[1:],
+               *tiny_overrides(tiny_data, run, "training.epochs=2"), "--overwrite"]
+    for signal_number, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+        assert signal_when(command, aside, signal_number) == code
+        assert files() == before and not aside.exists()
+
+    diverged = train(tiny_data, run, "training.epochs=2", "training.learning_rate=1e6", flags=("--overwrite",))
+    assert diverged.returncode == 2 and "the earlier run is back in place" in diverged.stdout
+    assert files() == before and not aside.exists()
+
+    assert signal_when(command, aside / "backup", signal.SIGKILL) == -signal.SIGKILL
+    assert (aside / "backup").is_dir()  # killed in the window: the earlier run is (partly) aside
+    plain = train(tiny_data, run, "training.epochs=2")  # the next start puts it back, then refuses as always
+    assert plain.returncode == 2, plain.stderr[-3000:]
+    assert "the earlier run is back in place" in plain.stdout
+    assert error_lines(plain) == [f"error: {run}: a run is already there; pass --resume to continue it "
+                                  f"or --overwrite to start again (or set training.model_path)"]
+    assert files() == before and not aside.exists()
+
+    finished = train(tiny_data, run, "training.epochs=1", flags=("--overwrite",))
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert saved_epochs(run) == 1 and not aside.exists() and not partial_files(run)
+    assert (run / "model.keras").read_bytes() != before[run / "model.keras"]
+
+
+def test_earlier_run_is_put_back_from_any_point_of_a_cut_short_restore(tmp_path):
+    """Each rename of moving aside and putting back may be the last before a kill: settling again finishes."""
+    from asna.training.earlier_run import run_entries, set_aside, settle_earlier_run
+    from asna.training.run_state import RunFiles, new_run_state, write_state
+    from test_bad_inputs import earlier_run
+
+    run = tmp_path / "run"
+    before = earlier_run(run)
+    files = RunFiles(str(run / "model.keras"))
+    moves = len([entry for entry in run_entries(files) if entry.exists()])
+    for cut in range(moves + 1):
+        set_aside(files)
+        write_state(files.backup, new_run_state({}))  # the new run's first commit: 0 epochs
+        (run / "model.keras").write_bytes(b"new run, first epoch not saved")
+        (run / "tensorboard").mkdir()
+        real_replace, done = os.replace, []
+
+        def replace_then_die(source, target):
+            if len(done) == cut:
+                raise KeyboardInterrupt  # a kill after ``cut`` renames of the restore
+            done.append(target)
+            real_replace(source, target)
+
+        os.replace = replace_then_die
+        try:
+            settle_earlier_run(files)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            os.replace = real_replace
+        assert settle_earlier_run(files) in ("restored", None)
+        assert {path: path.read_bytes() for path in run.rglob("*") if path.is_file()} == before
+        assert not (run / ".earlier_run").exists() and not (run / "tensorboard").exists()
+    set_aside(files)
+    write_state(files.backup, new_run_state({}))
+    (files.backup / "epoch_0001.weights.h5").write_bytes(b"new")
+    from asna.training.run_state import RunState
+
+    write_state(files.backup, RunState(1, 0.1, "epoch_0001.weights.h5", [], {}))
+    assert settle_earlier_run(files) == "dropped" and not (run / ".earlier_run").exists()
+
+
+def test_outputs_are_written_through_links_and_never_over_fifos_or_devices(tmp_path):
+    from asna.core.errors import UserError
+    from asna.core.paths import atomic_write
+
+    target = tmp_path / "target.txt"
+    target.write_text("old")
+    link = tmp_path / "link.txt"
+    link.symlink_to(target)
+    atomic_write(link, lambda temporary: temporary.write_text("new"))
+    assert link.is_symlink() and target.read_text() == "new"
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path, kind in ((fifo, "a FIFO"), (Path("/dev/null"), "a character device"),
+                       (Path("/dev/full"), "a character device"), (tmp_path, "a folder")):
+        with pytest.raises(UserError, match=f"^{path}: is {kind}, not a regular file; give a file name to write$"):
+            atomic_write(path, lambda temporary: temporary.write_text("x"))
+    assert fifo.is_fifo() and Path("/dev/null").is_char_device()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["fifo", "link.txt", "target.txt"]
+
+
+@pytest.mark.parametrize("number", [errno.ENOSPC, errno.EDQUOT, errno.EIO])
+def test_a_failed_output_write_is_one_line_and_keeps_the_earlier_file(tmp_path, monkeypatch, number):
+    from asna.core.errors import UserError
+    from asna.evaluation.folders import write_scores
+
+    out = tmp_path / "output.txt"
+    out.write_text("earlier\n")
+
+    def fail(self, *arguments, **options):
+        raise OSError(number, os.strerror(number))
+
+    monkeypatch.setattr(Path, "write_text", fail)
+    with pytest.raises(UserError) as raised:
+        write_scores(out, ["a.png"], np.array([1.0]))
+    assert str(raised.value) == f"{out}: cannot write the file ({os.strerror(number)}); the earlier file is kept"
+    monkeypatch.undo()
+    assert out.read_text() == "earlier\n" and sorted(tmp_path.iterdir()) == [out]
+
+
+def test_full_disk_in_asna_score_folder_is_one_line_exit_2_and_keeps_the_earlier_file(tmp_path):
+    """The console command on a full disk: the write of --out fails with ENOSPC (simulated in the
+    command's own process), which must be one ``error:`` line, exit 2, the earlier output intact."""
+    from asna.models import build_model
+    from real_layouts import write_rgb
+    from tiny_models import SMALL, write_sidecar
+
+    model = tmp_path / "model.keras"
+    build_model(SMALL).save(model)
+    write_sidecar(model)
+    rng = np.random.default_rng(0)
+    write_rgb(tmp_path / "Ref" / "A0001.png", rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    write_rgb(tmp_path / "Dis" / "A0001_01_01.png", rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    out = tmp_path / "scores.txt"
+    out.write_text("earlier\n")
+    program = ("import errno, os, pathlib, sys\n"
+               "def full(self, *a, **k):\n"
+               "    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))\n"
+               "pathlib.Path.write_text = full\n"
+               "sys.argv[0] = 'asna-score-folder'\n"
+               "from asna.api.console import score_folder\n"
+               "score_folder()\n")
+    result = subprocess.run([sys.executable, "-c", program, "--ref-dir", str(tmp_path / "Ref"), "--dis-dir",
+                             str(tmp_path / "Dis"), "--out", str(out), "--models", str(model)],
+                            cwd=REPO_ROOT, env=ENVIRONMENT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert error_lines(result) == [f"error: {out}: cannot write the file (No space left on device); "
+                                   f"the earlier file is kept"]
+    assert out.read_text() == "earlier\n" and not list(tmp_path.glob(".*partial*"))
+
+
+def test_an_os_error_that_escapes_a_writer_is_one_line(capsys):
+    from asna.core.errors import run_cli
+
+    def main():
+        raise OSError(errno.ENOSPC, "No space left on device", "/data/out.h5")
+
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(main)
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == "error: /data/out.h5: cannot write the file (No space left on device)\n"
+
+
+def test_damaged_image_bytes_are_one_line_in_training_and_scoring_and_old_files_still_read(tmp_path):
+    """A flipped byte in a pair's chunk fails its Fletcher-32 sum wherever the pair is read; files
+    written before checksums existed (no filter) are read as before."""
+    import h5py
+    import tensorflow as tf
+
+    from asna.core.errors import UserError, carried_user_error
+    from asna.data.pipeline import file_info, make_dataset
+    from asna.evaluation.report import hdf5_set
+    from conftest import write_tiny_pairs
+    from test_bad_inputs import damage_chunk
+
+    sound = write_tiny_pairs(tmp_path / "sound.h5", 8)
+    with h5py.File(sound, "r") as handle:
+        assert all(handle[name].fletcher32 for name in ("x", "y", "mos"))
+    damaged = damage_chunk(write_tiny_pairs(tmp_path / "damaged.h5", 8), "x", 5)
+    expected = f"{damaged}: dataset x cannot be read (its stored bytes fail their checksum); the file is " \
+               f"damaged, prepare it again"
+    with pytest.raises(UserError, match=re.escape(expected)):
+        list(hdf5_set(damaged).batches(4))
+    with pytest.raises(tf.errors.OpError) as raised:
+        list(make_dataset(damaged, 4, training=False))
+    assert carried_user_error(raised.value) == expected
+
+    old = tmp_path / "old.h5"  # the same pairs without any filter, as files before checksums were
+    with h5py.File(sound, "r") as source, h5py.File(old, "w") as copy:
+        for name, dataset in source.items():
+            copy.create_dataset(name, data=dataset[:], chunks=dataset.chunks, maxshape=dataset.maxshape)
+        copy.attrs.update(source.attrs)
+    with h5py.File(old, "r") as handle:
+        assert not handle["x"].fletcher32
+    assert np.array_equal(file_info(old).y, file_info(sound).y)
+    batches = [[part.numpy() for part in tf.nest.flatten(batch)] for batch in make_dataset(old, 4, training=False)]
+    expected_batches = [[part.numpy() for part in tf.nest.flatten(batch)]
+                        for batch in make_dataset(sound, 4, training=False)]
+    assert len(batches) == 2 and all(np.array_equal(a, b) for x, y in zip(batches, expected_batches)
+                                     for a, b in zip(x, y))

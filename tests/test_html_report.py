@@ -139,7 +139,8 @@ def test_a_page_over_an_input_or_into_a_folder_is_refused(made, tmp_path):
               "--labels", str(labels)]
     over = run_script("evaluation_dataset.py", *common, "--html", str(labels), timeout=120)
     assert over.returncode == 2
-    assert error_lines(over) == [f"error: {labels}: is an input of this command; --html would write over it"]
+    assert error_lines(over) == [f"error: {labels}: --html is the input --labels ({labels}); an output is never "
+                                 f"written over an input, choose another --html"]
     assert labels.read_bytes() == before
     into = run_script("evaluation_dataset.py", *common, "--html", str(tmp_path), timeout=120)
     assert into.returncode == 2 and error_lines(into) == [f"error: {tmp_path}: is a folder; --html wants a file name"]

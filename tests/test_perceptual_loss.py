@@ -183,3 +183,25 @@ def test_denoiser_example_lowers_the_loss_raises_the_score_and_keeps_psnr(model_
     assert after["psnr"] > before["psnr"] - 0.5, figures
     assert len(figures["training_perceptual_loss"]) == 10
     assert "perceptual loss" in printed and "denoised" in printed
+
+
+def test_non_finite_restored_images_are_refused_not_turned_into_nan(loss):
+    """NaN or inf in y_pred: one line eagerly, an InvalidArgumentError in a traced or compiled step."""
+    references, noisy = noisy_pairs(2, size=IMAGE_SIZE)
+    reference, restored = as_float(references), as_float(noisy)
+    for bad in (np.nan, np.inf):
+        broken = restored.copy()
+        broken[1, 3, 4, 0] = bad
+        with pytest.raises(UserError, match=r"^PerceptualLoss: the restored batch \(y_pred\) holds NaN or "
+                                            r"infinite values") as raised:
+            loss(reference, broken)
+        assert "\n" not in str(raised.value)
+        traced = tf.function(lambda y_true, y_pred: loss(y_true, y_pred))
+        with pytest.raises(tf.errors.InvalidArgumentError, match="the restored batch"):
+            traced(tf.constant(reference), tf.constant(broken))
+    keras.utils.set_random_seed(0)
+    poisoned = keras.Sequential([keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3)), keras.layers.Conv2D(3, 1),
+                                 keras.layers.Lambda(lambda images: images * np.float32(np.nan))])
+    poisoned.compile(optimizer="adam", loss=loss)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="the restored batch"):
+        poisoned.fit(restored, reference, batch_size=2, epochs=1, verbose=0)

@@ -184,7 +184,8 @@ def test_the_script_draws_the_map_and_prints_the_same_score(tmp_path):
     refused = run_script("evaluation_single_image.py", "--models", str(SHIPPED), "--ref", ref_file,
                          "--distorted", dis_file, "--map", dis_file, timeout=120)
     assert refused.returncode == 2
-    assert error_lines(refused) == [f"error: {dis_file}: is an input of this command; --map would write over it"]
+    assert error_lines(refused) == [f"error: {dis_file}: --map is the input --distorted ({dis_file}); an output is "
+                                    f"never written over an input, choose another --map"]
     assert Path(dis_file).read_bytes() == before
     wrong = run_script("evaluation_single_image.py", "--models", str(SHIPPED), "--ref", ref_file,
                        "--distorted", dis_file, "--map", str(tmp_path / "map.txt"), timeout=120)

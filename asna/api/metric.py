@@ -66,8 +66,10 @@ def load_metric(models: str | os.PathLike | Sequence[str | os.PathLike] | None =
     check_choice("fit", fit, FIT_MODES)
     check_choice("pool", pool, POOL_METHODS)
     check_choice("precision", precision, PRECISIONS)
-    if not isinstance(batch_size, int) or batch_size < 1:
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise UserError(f"batch_size={batch_size!r}: must be a whole number of at least 1")
+    if scale_source is not None and not isinstance(scale_source, str):
+        raise UserError(f"scale_source={scale_source!r}: give a source name such as 'pipal', or None")
     infos = inspect_models(model_paths_or_default(models))
     check_sources(infos, [scale_source])
     fit = resolve_fit(fit, infos)
@@ -92,7 +94,7 @@ def load_quietly(info: ModelInfo) -> Any:
 
 def check_choice(name: str, value: str, choices: Sequence[str]) -> None:
     """Refuse a keyword value that is not one of ``choices``, in one line."""
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise UserError(f"{name}={value!r}: choose one of {', '.join(repr(c) for c in choices)}")
 
 
@@ -106,10 +108,21 @@ def model_paths_or_default(models: Any) -> list[str | os.PathLike]:
         return [folder]
     if isinstance(models, (str, os.PathLike)):
         return [models]
+    if not isinstance(models, (list, tuple)):
+        raise UserError(f"models={models!r}: give a .keras file or folder (str or path), a list of them, or None")
     paths = list(models)
     if not paths:
         raise UserError("models=[]: name at least one .keras file or folder")
+    for path in paths:
+        check_path_argument("models", path)
     return paths
+
+
+def check_path_argument(name: str, value: Any) -> None:
+    """Refuse, in one line, an argument that should be a path but is not (``models=[123]``)."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise UserError(f"{name}: got {value!r} ({type(value).__name__}); give a file or folder path "
+                        f"(str or pathlib.Path)")
 
 
 class Metric:
@@ -207,6 +220,8 @@ class Metric:
         """
         from asna.evaluation.folders import match_pairs
 
+        check_path_argument("ref_dir", ref_dir)
+        check_path_argument("dis_dir", dis_dir)
         pairs = match_pairs(ref_dir, dis_dir)
         items = [((str(pair.reference), pair.reference), (str(pair.distorted), pair.distorted))
                  for pair in pairs]

@@ -65,7 +65,10 @@ class PerceptualLoss(keras.losses.Loss):
     rises, one unit per standard deviation of the training data's MOS. The
     reference must lie in [0, 1] (checked in the graph); the restored image is
     clipped to [0, 1], so values outside get no gradient from this term (pair it
-    with a pixel loss, as restoration training usually does).
+    with a pixel loss, as restoration training usually does). A restored batch
+    holding NaN or inf is refused instead of giving a NaN loss: a one-line
+    ``UserError`` when called eagerly, an ``InvalidArgumentError`` naming the
+    loss inside a compiled training step.
 
     ``models``: ``.keras`` files (with sidecars) or folders, default the
     shipped model in ``models/``; ``precision``: the dtype policy the frozen
@@ -92,7 +95,7 @@ class PerceptualLoss(keras.losses.Loss):
     def call(self, y_true: Any, y_pred: Any) -> Any:
         _check_batch_shapes(y_true.shape, y_pred.shape)
         reference = _checked_reference(y_true)
-        restored = tf.clip_by_value(y_pred, 0.0, 1.0)
+        restored = tf.clip_by_value(_checked_finite(y_pred), 0.0, 1.0)
         scores = [network_scores(network, reference * 255.0, restored * 255.0) for network in self.networks]
         return -tf.reduce_mean(tf.stack(scores), axis=0)
 
@@ -126,6 +129,26 @@ def _checked_reference(reference: tf.Tensor) -> tf.Tensor:
     in_range = tf.logical_and(tf.reduce_min(reference) >= 0.0, tf.reduce_max(reference) <= 1.0)
     with tf.control_dependencies([tf.debugging.Assert(in_range, [RANGE_MESSAGE], summarize=1)]):
         return tf.identity(reference)
+
+
+FINITE_MESSAGE = ("PerceptualLoss: the restored batch (y_pred) holds NaN or infinite values; the loss would "
+                  "be NaN (look at the restoration network's output or its learning rate)")
+
+
+def _checked_finite(restored: tf.Tensor) -> tf.Tensor:
+    """``restored``, after a check that every value is finite.
+
+    Clipping would pass NaN through and the loss would be NaN without a word;
+    eagerly this is a one-line ``UserError``, inside a compiled training step
+    an ``InvalidArgumentError`` that carries the same message.
+    """
+    finite = tf.reduce_all(tf.math.is_finite(restored))
+    if tf.executing_eagerly():
+        if not bool(finite):
+            raise UserError(FINITE_MESSAGE)
+        return restored
+    with tf.control_dependencies([tf.debugging.Assert(finite, [FINITE_MESSAGE], summarize=1)]):
+        return tf.identity(restored)
 
 
 def network_scores(network: keras.Model, reference: tf.Tensor, restored: tf.Tensor) -> tf.Tensor:

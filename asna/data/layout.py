@@ -11,6 +11,10 @@ Datasets of a prepared file (N pairs of S x S images):
 * ``dist_type``  (N,) UTF-8 strings: the pair's distortion type id (``"10"``), empty
   when the set has none (PieAPP); from layout version 2 on
 
+Numeric datasets (``x``, ``y``, ``mos``) carry HDF5's Fletcher-32 checksum per
+chunk (files written before it was added have none and are read as before);
+:func:`read_rows` turns a chunk that fails it into one line naming the file.
+
 File attributes: ``standardization`` (JSON object ``{source: [mean, std]}``),
 ``image_size``, ``split_seed``, ``split`` (``train`` / ``val``), ``layout_version``.
 
@@ -40,6 +44,7 @@ import h5py
 import numpy as np
 
 from asna.core.errors import UserError
+from asna.core.paths import write_target
 
 LAYOUT_VERSION = 2  # 2: the per-pair ``dist_type``
 SOURCES = ("tid2008", "tid2013", "pieapp", "pipal", "synthetic")
@@ -83,6 +88,7 @@ class PairWriter:
         self._buffer: list[tuple[np.ndarray, np.ndarray, float, str, str, str, str]] = []
 
     def __enter__(self) -> "PairWriter":
+        self.path = write_target(self.path)  # a link is written through; a FIFO or device is refused
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._temporary = temporary_path(self.path)
         self._lock = claim(self.path)
@@ -96,13 +102,15 @@ class PairWriter:
         size = self.image_size
         # the datasets stay open: HDF5 writes cached chunks when a dataset is released,
         # and a failed write there (full disk) is only printed, never raised
+        # numbers carry HDF5's Fletcher-32 checksum per chunk, so damaged bytes fail on read
+        # (HDF5 filters cannot apply to variable-length strings: the names go without)
         self._datasets = {"x": self._file.create_dataset(
             "x", shape=(0, 2, size, size, 3), maxshape=(None, 2, size, size, 3), dtype=np.uint8,
-            chunks=(1, 2, size, size, 3), compression=self.compression)}
+            chunks=(1, 2, size, size, 3), compression=self.compression, fletcher32=True)}
         for name, dtype in (("y", np.float32), ("mos", np.float32), ("dist_name", STRING_DTYPE),
                             ("ref_id", STRING_DTYPE), ("source", STRING_DTYPE), (DIST_TYPE, STRING_DTYPE)):
             self._datasets[name] = self._file.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype,
-                                                             chunks=(4096,))
+                                                             chunks=(4096,), fletcher32=dtype != STRING_DTYPE)
         return self
 
     def append(self, reference: np.ndarray, distorted: np.ndarray, mos: float,
@@ -293,6 +301,20 @@ def open_pairs(path: str | os.PathLike) -> h5py.File:
         what = ", ".join(missing) if missing else "the standardization attribute"
         raise UserError(f"{path}: not a prepared pair file (missing {what})")
     return handle
+
+
+def read_rows(dataset: h5py.Dataset, rows: Any = slice(None)) -> np.ndarray:
+    """``dataset[rows]``, or one ``UserError`` naming the file when its stored bytes are damaged.
+
+    Files written since checksums were added fail here when a chunk's bytes
+    no longer match its Fletcher-32 sum; older files without sums are read as before.
+    """
+    try:
+        return dataset[rows]
+    except OSError as error:
+        reason = "its stored bytes fail their checksum" if dataset.fletcher32 else str(error).splitlines()[0]
+        raise UserError(f"{dataset.file.filename}: dataset {dataset.name.lstrip('/')} cannot be read ({reason}); "
+                        f"the file is damaged, prepare it again") from None
 
 
 def read_standardization(handle: h5py.File) -> dict[str, tuple[float, float]]:

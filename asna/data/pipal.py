@@ -21,7 +21,7 @@ import numpy as np
 from asna.core.errors import UserError
 from asna.data.images import require_size
 from asna.data.layout import type_from_name
-from asna.data.preparation import (FileIndex, Fit, PairSpec, Problems, SourcePairs, parse_score,
+from asna.data.preparation import (FileIndex, Fit, LabelBook, PairSpec, Problems, SourcePairs, parse_score,
                                    read_label_lines, require_child, require_folder)
 
 PIPAL_STANDARDIZATION = (1449.05, 121.35)
@@ -51,12 +51,13 @@ def collect_pairs(root: str | Path, image_size: int, problems: Problems) -> Sour
     if not label_files:
         raise UserError(f"{label_dir}: no .txt label files")
     pairs = []
+    book = LabelBook()  # a name labelled twice with two scores is refused, naming both lines
     for path in label_files:
         for number, line in read_label_lines(path):
             where = f"{path}:{number}"
             name = line.split(",", 1)[0].strip() or where
             pair = problems.attempt(name, _pair, line, where, references, distorted)
-            if pair is not None:
+            if pair is not None and book.add(name, pair.mos, where):
                 pairs.append(pair)
     return SourcePairs("pipal", pairs, pipal_fit(image_size))
 

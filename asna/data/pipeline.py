@@ -35,7 +35,7 @@ from typing import Iterator
 import numpy as np
 import tensorflow as tf
 
-from asna.data.layout import DISTORTED, REFERENCE, decode_strings, open_pairs, read_standardization
+from asna.data.layout import DISTORTED, REFERENCE, decode_strings, open_pairs, read_rows, read_standardization
 
 Blocks = list[tuple[int, int]]
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # references, distorted, y
@@ -67,7 +67,8 @@ def file_info(path: str | os.PathLike) -> PairFileInfo:
         x = handle["x"]
         count, size = int(x.shape[0]), int(x.shape[2])
         return PairFileInfo(path=str(path), count=count, image_size=size,
-                            y=handle["y"][:].astype(np.float32), mos=handle["mos"][:].astype(np.float32),
+                            y=read_rows(handle["y"]).astype(np.float32),
+                            mos=read_rows(handle["mos"]).astype(np.float32),
                             sources=tuple(sorted(set(decode_strings(handle["source"][:])))),
                             standardization=read_standardization(handle), compression=x.compression,
                             image_bytes=int(np.prod(x.shape)))
@@ -114,7 +115,7 @@ class PairSource:
         with open_pairs(self.path) as handle:
             images, offset = [], 0
             for start, stop in blocks:
-                images.append(handle["x"][start:stop])
+                images.append(read_rows(handle["x"], slice(start, stop)))
                 self.offsets[(start, stop)] = offset
                 offset += stop - start
         self.memory = np.concatenate(images)
@@ -132,7 +133,7 @@ class PairSource:
                 offset = self.offsets[(start, stop)]
                 images.append(self.memory[offset:offset + stop - start])
             else:
-                images.append(handle["x"][start:stop])
+                images.append(read_rows(handle["x"], slice(start, stop)))
         return images, np.concatenate([self.y[start:stop] for start, stop in blocks])
 
 

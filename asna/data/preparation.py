@@ -34,7 +34,7 @@ import numpy as np
 from tqdm import tqdm
 
 from asna.core.errors import UserError
-from asna.core.paths import atomic_write
+from asna.core.paths import atomic_write, refuse_overlaps
 from asna.data.images import LIGHTNESS_RANGE, FittedImageCache, describe_size, scale_lightness
 from asna.data.layout import SOURCES, PairWriter
 
@@ -219,6 +219,34 @@ def read_label_lines(path: Path) -> Iterator[tuple[int, str]]:
     for number, line in enumerate(lines, start=1):
         if line.strip():
             yield number, line.strip()
+
+
+class LabelBook:
+    """Scores already read, by image name, to refuse an image labelled twice with two scores.
+
+    Which of two different scores is right cannot be known, so a conflict is
+    refused, naming both lines. A repeated line with the same score is kept
+    once: it changes nothing (a label file pasted twice, say).
+    """
+
+    def __init__(self) -> None:
+        self.seen: dict[str, tuple[float, str]] = {}
+
+    def add(self, name: str, score: float, where: str, line: str | None = None) -> bool:
+        """Whether ``name`` is new; False for a repeat of the same score, ``UserError`` for another score.
+
+        ``where``: the line, as the error starts with it; ``line``: how a later
+        error names this line (default ``where``; ``line 3`` within one file).
+        """
+        key = name.lower()
+        if key not in self.seen:
+            self.seen[key] = (score, line or where)
+            return True
+        first_score, first_where = self.seen[key]
+        if score != first_score:
+            raise UserError(f"{where}: {name} is labelled {score:g}, but {first_where} labels it "
+                            f"{first_score:g}; keep one of the two lines")
+        return False
 
 
 def parse_score(text: str, where: str) -> float:
@@ -526,8 +554,13 @@ def run(args: argparse.Namespace, defaults: dict[str, tuple[float, float]], coll
     standardization = standardization_table(defaults, args.standardization)
     problems = Problems(args.skip_bad)
     sources = collect(args, problems)
+    file_names = {split: f"{prefix}_{split}.h5" for split in SPLITS}
+    written = (*file_names.values(), f"{prefix}_skipped_pairs.txt")
+    refuse_overlaps([("--out", Path(args.out) / name) for name in written],
+                    [(f"--{source.source}", path) for source in sources for pair in source.pairs
+                     for path in (pair.reference, pair.distorted)])
     prepared = write_prepared(
-        sources, Path(args.out), {split: f"{prefix}_{split}.h5" for split in SPLITS}, args.image_size,
+        sources, Path(args.out), file_names, args.image_size,
         standardization, args.val_ratio, args.seed, problems, f"{prefix}_skipped_pairs.txt",
         extra_copies=extra_copies, compression=args.compression)
     print_summary(prepared, sources)

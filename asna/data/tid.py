@@ -21,7 +21,7 @@ import numpy as np
 
 from asna.core.errors import UserError
 from asna.data.images import center_crop
-from asna.data.preparation import (FileIndex, Fit, PairSpec, Problems, SourcePairs, parse_score,
+from asna.data.preparation import (FileIndex, Fit, LabelBook, PairSpec, Problems, SourcePairs, parse_score,
                                    read_label_lines, require_child, require_folder)
 
 TID_SOURCES = ("tid2008", "tid2013")
@@ -67,11 +67,12 @@ def collect_pairs(root: str | Path, source: str, image_size: int, problems: Prob
     distorted = FileIndex(require_child(root, "distorted_images", hint=hint))
     labels = require_child(root, LABEL_FILE, is_dir=False, hint=hint)
     pairs = []
+    book = LabelBook()  # a name given twice with two scores is refused, naming both lines
     for number, line in read_label_lines(labels):
         where = f"{labels}:{number}"
         fields = line.split()
         pair = problems.attempt(fields[-1], _pair, fields, where, source, references, distorted)
-        if pair is not None:
+        if pair is not None and book.add(fields[-1], pair.mos, where):
             pairs.append(pair)
     return SourcePairs(source, pairs, tid_fit(image_size))
 

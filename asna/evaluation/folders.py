@@ -22,9 +22,9 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from asna.core.errors import UserError
-from asna.core.paths import atomic_write, check_writable
+from asna.core.paths import atomic_write, check_writable, refuse_overlaps, sidecar_path
 from asna.data.images import FittedImageCache, read_rgb
-from asna.data.preparation import parse_score, read_label_lines, require_folder
+from asna.data.preparation import LabelBook, parse_score, read_label_lines, require_folder
 from asna.evaluation import DEFAULT_POOL
 from asna.evaluation.scorer import check_pair_sizes
 
@@ -84,11 +84,16 @@ def match_pairs(ref_dir: str | os.PathLike, dis_dir: str | os.PathLike) -> list[
 
 
 def read_labels(path: str | os.PathLike) -> dict[str, float]:
-    """``name -> score`` of a ``name,score`` file (keys lower case); a ``name,score`` header is allowed."""
+    """``name -> score`` of a ``name,score`` file (keys lower case); a ``name,score`` header is allowed.
+
+    A name given twice with two scores is refused, naming both lines; the same
+    line twice counts once.
+    """
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: label file not found (--labels)")
     labels: dict[str, float] = {}
+    book = LabelBook()
     for number, line in read_label_lines(path):
         fields = [field.strip() for field in line.split(",")]
         where = f"{path}: line {number}"
@@ -96,9 +101,9 @@ def read_labels(path: str | os.PathLike) -> dict[str, float]:
             raise UserError(f"{where}: expected name,score, got {line!r}")
         if number == 1 and fields[1].lower() in LABEL_HEADER_SCORES:
             continue
-        if fields[0].lower() in labels:
-            raise UserError(f"{where}: {fields[0]} is labelled twice")
-        labels[fields[0].lower()] = parse_score(fields[1], where)
+        score = parse_score(fields[1], where)
+        if book.add(fields[0], score, where, f"line {number}"):
+            labels[fields[0].lower()] = score
     if not labels:
         raise UserError(f"{path}: no labels in this file")
     return labels
@@ -136,6 +141,16 @@ def pair_batches(pairs: Sequence[FolderPair], batch_size: int
         yield chunk, [r for r, _ in images], [d for _, d in images]
 
 
+def pair_files(pairs: Sequence[FolderPair]) -> list[tuple[str, Path]]:
+    """The images the pairs are read from, with the option of their folder."""
+    return [item for pair in pairs for item in (("--ref-dir", pair.reference), ("--dis-dir", pair.distorted))]
+
+
+def model_files(infos) -> list[tuple[str, Path]]:
+    """The model files and sidecars a command reads: outputs must not replace them either."""
+    return [("--models", path) for info in infos for path in (info.path, sidecar_path(info.path))]
+
+
 def check_output_file(path: str | os.PathLike, option: str) -> Path:
     """Refuse an output path that is a folder or cannot be written, before any work is done."""
     return check_writable(path, option)
@@ -168,7 +183,9 @@ def run_ntire(ref_dir: str, dis_dir: str, out: str, model_paths: Sequence[str] |
 
     output = check_output_file(out, "--out")
     pairs = match_pairs(ref_dir, dis_dir)
+    refuse_overlaps([("--out", output)], pair_files(pairs))
     infos = inspect_models(model_paths)
+    refuse_overlaps([("--out", output)], model_files(infos))
     check_sources(infos, [scale_source])
     fit = resolve_fit(fit, infos)
     scorer = QualityScorer.load(infos, batch_size)

@@ -48,7 +48,7 @@ import numpy as np
 
 from asna.core import metrics
 from asna.core.errors import UserError
-from asna.core.paths import atomic_write, check_writable
+from asna.core.paths import atomic_write, check_writable, refuse_overlaps
 from asna.evaluation import DEFAULT_HTML_PAIRS, DEFAULT_POOL
 from asna.evaluation.per_type import (BY_TYPE, PairTypes, folder_types, format_type_table, plot_types,
                                       stored_types, trailing_line, type_blocks, wins_line)
@@ -194,15 +194,6 @@ def check_figure_path(path: str | os.PathLike, option: str) -> Path:
     return check_writable(path, option)
 
 
-def check_not_input(path: str | os.PathLike, option: str, inputs: Sequence[str | os.PathLike]) -> Path:
-    """Refuse an output path that names one of the command's own input files."""
-    target = Path(path).resolve()
-    for item in inputs:
-        if item and Path(item).resolve() == target:
-            raise UserError(f"{path}: is an input of this command; {option} would write over it")
-    return Path(path)
-
-
 def plot_scatter(path: str | os.PathLike, y_true: np.ndarray, predictions: dict[str, np.ndarray],
                  report: dict[str, dict], title: str = "") -> Path:
     """One panel per method: its value (x) against the true score (y)."""
@@ -271,19 +262,19 @@ class LabelledSet:
 
 def hdf5_set(path: str | os.PathLike) -> LabelledSet:
     """A prepared HDF5 file: its S x S pairs, raw ``mos`` and per-pair ``source``."""
-    from asna.data.layout import DISTORTED, REFERENCE, decode_strings, open_pairs, read_dist_types
+    from asna.data.layout import DISTORTED, REFERENCE, decode_strings, open_pairs, read_dist_types, read_rows
 
     with open_pairs(path) as handle:
         names = decode_strings(handle["dist_name"][:])
         references = decode_strings(handle["ref_id"][:])
         sources = decode_strings(handle["source"][:])
-        mos = handle["mos"][:].astype(np.float64)
+        mos = read_rows(handle["mos"]).astype(np.float64)
         types = stored_types(read_dist_types(handle), sources)
 
     def batches(batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         with open_pairs(path) as handle:
             for start in range(0, len(names), batch_size):
-                block = handle["x"][start:start + batch_size]
+                block = read_rows(handle["x"], slice(start, start + batch_size))
                 yield block[:, REFERENCE], block[:, DISTORTED]
 
     def read_pair(index: int) -> tuple[np.ndarray, np.ndarray]:
@@ -378,7 +369,7 @@ def run_dataset(data_file: str | None, ref_dir: str | None, dis_dir: str | None,
     :func:`score_set`; ``html_path``: the page of :func:`write_html`, showing at
     most ``html_pairs`` pairs per list.
     """
-    from asna.evaluation.folders import check_output_file
+    from asna.evaluation.folders import check_output_file, model_files
     from asna.evaluation.scorer import QualityScorer, check_sources, inspect_models, resolve_fit
 
     for path, option in ((json_path, "--json"), (csv_path, "--csv"), (html_path, "--html")):
@@ -387,13 +378,16 @@ def run_dataset(data_file: str | None, ref_dir: str | None, dis_dir: str | None,
     for path, option in ((plot_path, "--plot"), (type_plot, "--type-plot")):
         if path:
             check_figure_path(path, option)
+    outputs = [("--json", json_path), ("--csv", csv_path), ("--plot", plot_path), ("--type-plot", type_plot),
+               ("--html", html_path)]
+    if data_file:
+        refuse_overlaps(outputs, [("--data", data_file)])
+    elif labels:
+        refuse_overlaps(outputs, [("--labels", labels)])  # before the label file is read, too
     data = hdf5_set(data_file) if data_file else folder_set(ref_dir, dis_dir, labels, type_names)
-    outputs = ((json_path, "--json"), (csv_path, "--csv"), (plot_path, "--plot"), (type_plot, "--type-plot"),
-               (html_path, "--html"))
-    for path, option in outputs:
-        if path:
-            check_not_input(path, option, data.files)
+    refuse_overlaps(outputs, read_files(data, data_file, ref_dir, labels))
     infos = inspect_models(model_paths)
+    refuse_overlaps(outputs, model_files(infos))
     check_sources(infos, [scale_source] if scale_source or data.sources is None else data.sources)
     fit = resolve_fit(fit, infos)
     scorer = QualityScorer.load(infos, batch_size)
@@ -423,6 +417,17 @@ def run_dataset(data_file: str | None, ref_dir: str | None, dis_dir: str | None,
                              scale_source)
         print(f"wrote {written} ({time.perf_counter() - started:.1f} s)")
     return report
+
+
+def read_files(data: LabelledSet, data_file: str | None, ref_dir: str | None,
+               labels: str | None) -> list[tuple[str, str]]:
+    """Every file the set is read from, with the option that named it."""
+    if data_file:
+        return [("--data", data_file)]
+    references = os.path.realpath(ref_dir) if ref_dir else None
+    return [("--labels" if path == str(labels) else
+             "--ref-dir" if os.path.realpath(os.path.dirname(path)) == references else "--dis-dir", path)
+            for path in data.files]
 
 
 def type_rows(report: dict[str, dict]) -> list[list[str]] | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from asna.core.paths import refuse_overlaps
 from asna.evaluation import DEFAULT_POOL
 from asna.evaluation.scorer import (QualityScorer, check_pair_sizes, check_sources, cut_tiles, inspect_models,
                                     resolve_fit)
@@ -21,14 +22,16 @@ def run_single_image(ref_path: str, dist_path: str, model_paths: Sequence[str] |
     """
     from asna.data.images import read_rgb
     from asna.evaluation import report
+    from asna.evaluation.folders import model_files
 
     if figure:
         report.check_figure_path(figure, "--figure")
-        report.check_not_input(figure, "--figure", [ref_path, dist_path])
     if map_path:
         report.check_figure_path(map_path, "--map")
-        report.check_not_input(map_path, "--map", [ref_path, dist_path])
+    outputs = [("--figure", figure), ("--map", map_path)]
+    refuse_overlaps(outputs, [("--ref", ref_path), ("--distorted", dist_path)])
     infos = inspect_models(model_paths)
+    refuse_overlaps(outputs, model_files(infos))
     check_sources(infos, [scale_source])
     reference, distorted = read_rgb(ref_path), read_rgb(dist_path)
     check_pair_sizes(reference, distorted, dist_path, ref_path)

@@ -32,7 +32,7 @@ import cv2
 
 from asna.core import metrics
 from asna.core.config import load_config
-from asna.data.layout import decode_strings, open_pairs
+from asna.data.layout import decode_strings, open_pairs, read_rows
 from asna.evaluation import DEFAULT_FIT
 from asna.evaluation.per_type import wins_line
 from asna.evaluation.report import BY_TYPE, METHODS, SHORT_NAMES
@@ -102,9 +102,9 @@ def export_challenge_folder(data_file: Path, folder: Path) -> Path:
     lines = []
     with open_pairs(data_file) as handle:
         names, refs = decode_strings(handle["dist_name"][:]), decode_strings(handle["ref_id"][:])
-        scores = handle["mos"][:]
+        scores = read_rows(handle["mos"])
         for index, (name, ref_id) in enumerate(zip(names, refs)):
-            reference, distorted = handle["x"][index]
+            reference, distorted = read_rows(handle["x"], index)
             reference_path = folder / "Ref" / f"{ref_id}.bmp"
             if not reference_path.exists():
                 cv2.imwrite(str(reference_path), reference[..., ::-1])

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asna.core.errors import UserError
-from asna.core.paths import atomic_write, sidecar_path
+from asna.core.paths import atomic_write, refuse_overlaps, sidecar_path
 from asna.evaluation.per_type import BY_TYPE, markdown_type_table, mean_sd, type_order
 from asna.evaluation.report import SHORT_NAMES
 
@@ -151,8 +151,11 @@ def ship(study: Path, out: Path, command: str, force: bool = False) -> Path:
         raise UserError(f"{study}: the mean over {len(runs)} seed(s) does not beat -GMSD and HaarPSI on every "
                         f"set; nothing shipped (--force ships anyway, and says so on the card)")
     chosen = chosen_run(runs)
-    out.mkdir(parents=True, exist_ok=True)
     model = out / f"{MODEL_NAME}.keras"
+    refuse_overlaps([("--out", model), ("--out", sidecar_path(model)), ("--out", out / CARD)],
+                    [("--study", path) for folder in (study, chosen.folder) for path in folder.iterdir()
+                     if path.is_file()])
+    out.mkdir(parents=True, exist_ok=True)
     for source, target in ((chosen.folder / "model.keras", model),
                            (sidecar_path(chosen.folder / "model.keras"), sidecar_path(model))):
         atomic_write(target, lambda temporary, s=source: shutil.copyfile(s, temporary))

@@ -19,9 +19,12 @@ def train_main(network: str, description: str) -> int:
     arguments = parser.parse_args()
     config = load_config(arguments.config, arguments.overrides)
     check_network(config, network)
+    from asna.training.earlier_run import report, settle_earlier_run
     from asna.training.run_state import RunFiles, check_training_run
 
-    check_training_run(config, RunFiles(config.training.model_path), arguments.resume, arguments.overwrite)
+    files = RunFiles(config.training.model_path)
+    report(settle_earlier_run(files), files)  # an --overwrite killed before its first save: put the run back
+    check_training_run(config, files, arguments.resume, arguments.overwrite)
     from asna.training.loop import train  # TensorFlow loads only once the config, data and run are known good
 
     train(network, config, resume=arguments.resume, overwrite=arguments.overwrite, checked=True)

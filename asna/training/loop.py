@@ -26,6 +26,8 @@ from asna.core.precision import apply_precision
 from asna.training.checkpoint import AtomicCheckpoint, FiniteLossGuard, nan_stop_message
 from asna.training.distributed import (is_chief, make_strategy, patch_keras_for_multi_worker, task_index,
                                        without_auto_sharding, worker_input_context)
+from asna.training.earlier_run import holds_earlier_run, set_aside, settle_earlier_run
+from asna.training.earlier_run import report as report_earlier_run
 from asna.training.run_state import (STATE_FILE, RunFiles, check_training_run, new_run_state, read_state,
                                      remove_stale_temporaries, write_state)
 
@@ -67,16 +69,18 @@ def prepare_run_folder(files: RunFiles, resumed: bool, extra: dict) -> bool:
     """Make the run folder ready; call only once every check has passed.
 
     A run that starts at its first epoch (new, ``--overwrite``, or a resume of
-    a run that finished none) first commits a state of 0 finished epochs, and
-    only then removes what an earlier run or attempt left: from that rename on,
-    a kill leaves a folder that starts again without ``--overwrite``. Every
+    a run that finished none) first moves an earlier run aside
+    (``asna.training.earlier_run``), commits a state of 0 finished epochs, and
+    only then removes what an earlier attempt that saved nothing left. Every
     start also removes the temporary files a killed write left. Returns
     whether the run folder was created now (a run that saves nothing removes it again).
     """
     created = not files.folder.exists()
     files.folder.mkdir(parents=True, exist_ok=True)
     if not resumed:
-        write_state(files.backup, new_run_state(extra))  # also drops the earlier run's weights files
+        if holds_earlier_run(files):  # --overwrite: kept aside until the first epoch is saved
+            set_aside(files)
+        write_state(files.backup, new_run_state(extra))  # also drops an earlier attempt's weights files
         left = [files.tensorboard, *(entry for entry in files.backup.iterdir() if entry.name != STATE_FILE),
                 files.model, files.log, files.info, files.curves, files.config]
         for path in left:
@@ -230,6 +234,7 @@ def _train_run(network: str, config: Config, resume: bool, overwrite: bool, chec
     training = config.training
     files = RunFiles(training.model_path)
     if not checked:
+        report_earlier_run(settle_earlier_run(files), files)
         check_training_run(config, files, resume, overwrite)
     strategy = make_strategy(training.distribute)  # first: multi-worker set-up must precede other ops
     if not is_chief():
@@ -259,18 +264,27 @@ def _train_run(network: str, config: Config, resume: bool, overwrite: bool, chec
     first_epoch = checkpoint.initial_epoch
     train_data, val_data, val_loss_data, multi_worker = build_datasets(
         config, strategy, train_info, val_info, skip_batches=first_epoch * steps)
-    created = prepare_run_folder(files, resumed, extra)  # the first change to the run folder
-    if resume and not resumed:
-        print(f"{files.backup}: no epoch was saved yet, so training starts at the first")
-    callbacks = build_callbacks(config, files, ValidationCorrelations(val_data, val_info.y), guard, checkpoint)
-    print(f"training {network} on {len(train_info)} pairs ({steps} steps of {global_batch} per epoch, "
-          f"{replicas} replica(s)), validating on {len(val_info)} pairs; writing to {files.folder}")
-    if multi_worker:
-        patch_keras_for_multi_worker(model)
-    with strategy.scope():
-        model.fit(train_data, epochs=training.epochs, initial_epoch=first_epoch, steps_per_epoch=steps,
-                  validation_data=val_loss_data, callbacks=callbacks, shuffle=False,
-                  verbose=1 if sys.stdout.isatty() else 2)
+    created = False
+    try:
+        created = prepare_run_folder(files, resumed, extra)  # the first change to the run folder
+        if resume and not resumed:
+            print(f"{files.backup}: no epoch was saved yet, so training starts at the first")
+        callbacks = build_callbacks(config, files, ValidationCorrelations(val_data, val_info.y), guard, checkpoint)
+        # an earlier run kept aside by --overwrite is dropped right after the first epoch's commit
+        callbacks.insert(callbacks.index(checkpoint) + 1, keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs: checkpoint.saved_epochs and settle_earlier_run(files)))
+        print(f"training {network} on {len(train_info)} pairs ({steps} steps of {global_batch} per epoch, "
+              f"{replicas} replica(s)), validating on {len(val_info)} pairs; writing to {files.folder}")
+        if multi_worker:
+            patch_keras_for_multi_worker(model)
+        with strategy.scope():
+            model.fit(train_data, epochs=training.epochs, initial_epoch=first_epoch, steps_per_epoch=steps,
+                      validation_data=val_loss_data, callbacks=callbacks, shuffle=False,
+                      verbose=1 if sys.stdout.isatty() else 2)
+    except BaseException:  # an error, Ctrl-C or SIGTERM before the first save: the earlier run comes back
+        if checkpoint.saved_epochs == 0:
+            report_earlier_run(settle_earlier_run(files), files)
+        raise
     failure = nan_stop_message(guard, checkpoint, "training.learning_rate") if guard.failure else None
     saved_epochs = checkpoint.saved_epochs
     # close the input generators now: left to interpreter exit, TensorFlow warns about them
@@ -278,6 +292,7 @@ def _train_run(network: str, config: Config, resume: bool, overwrite: bool, chec
     gc.collect()
     if saved_epochs == 0:
         forget_failed_run(files, created)
+        report_earlier_run(settle_earlier_run(files), files)
     elif failure is not None:  # stopped early, so still resumable: a kill here is cleaned at the next start
         _draw_curves(files, title)
     if failure is not None:

@@ -142,7 +142,7 @@ def check_training_run(config: Any, files: RunFiles, resume: bool, overwrite: bo
     both with and without ``--resume``, and either way training starts at the
     first epoch.
     """
-    from asna.core.paths import check_writable
+    from asna.core.paths import check_writable, refuse_overlaps
 
     data, training = config.data, config.training
     for split in ("train", "val"):
@@ -162,6 +162,10 @@ def check_training_run(config: Any, files: RunFiles, resume: bool, overwrite: bo
         raise UserError("--resume and --overwrite exclude each other: continue the run or start again")
     model, backup = files.model, files.backup
     check_writable(model, "training.model_path")
+    refuse_overlaps([("training.model_path", path) for path in (model, files.info, files.log, files.config,
+                                                                files.curves)],
+                    [("data.train", data.train), ("data.val", data.val),
+                     ("training.init_weights", training.init_weights or None)])
     if overwrite:
         return
     state = read_state(backup)
