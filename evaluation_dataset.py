@@ -17,12 +17,13 @@ Example: python evaluation_dataset.py --data data/synthetic_val.h5 --json report
 """
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from asna.core.quiet import quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow()  # before anything imports TensorFlow
 
 from asna.core.errors import UserError, run_cli  # noqa: E402
 from asna.core.precision import use_inference_precision  # noqa: E402

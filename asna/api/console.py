@@ -11,9 +11,9 @@ with the package (``asna.api.default_models``).
 from __future__ import annotations
 
 import argparse
-import os
 
 from asna.core.errors import UserError, run_cli
+from asna.core.quiet import quiet_tensorflow
 from asna.evaluation import add_scorer_arguments
 from asna.evaluation.per_type import NAMINGS
 
@@ -114,23 +114,19 @@ def _dataset() -> int:
     return 0
 
 
-def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
 def score_pair() -> None:
     """``asna-score REF DIS``: evaluation_single_image.py."""
-    _quiet_tensorflow()
+    quiet_tensorflow()
     run_cli(_single_image)
 
 
 def score_folder() -> None:
     """``asna-score-folder``: evaluation_ntire.py."""
-    _quiet_tensorflow()
+    quiet_tensorflow()
     run_cli(_folder)
 
 
 def evaluate() -> None:
     """``asna-evaluate``: evaluation_dataset.py."""
-    _quiet_tensorflow()
+    quiet_tensorflow()
     run_cli(_dataset)
