@@ -12,7 +12,7 @@ back to the dataset's scale with their sidecar standardisation (for --data
 files each pair's own source unless --scale-source is given). Classic metrics'
 RMSE is after a linear fit to the true scores.
 
-Example: python evaluation_dataset.py --data data/synthetic_val.h5 --json report.json --plot scatter.png \
+Example: python evaluation_dataset.py --data data/synthetic/synthetic_val.h5 --json report.json --plot scatter.png \
     --type-plot types.png
 """
 
@@ -26,8 +26,8 @@ from asna.core.quiet import quiet_tensorflow  # noqa: E402
 quiet_tensorflow()  # before anything imports TensorFlow
 
 from asna.core.errors import UserError, run_cli  # noqa: E402
-from asna.core.precision import use_inference_precision  # noqa: E402
-from asna.evaluation import add_scorer_arguments  # noqa: E402
+from asna.api.console import prepare  # noqa: E402
+from asna.evaluation import CHALLENGE_TTA, add_scorer_arguments  # noqa: E402
 from asna.evaluation.per_type import NAMINGS  # noqa: E402
 
 
@@ -47,9 +47,9 @@ def main() -> int:
     parser.add_argument("--plot", metavar="OUT.png", help="write a scatter plot per method")
     parser.add_argument("--type-plot", metavar="OUT.png",
                         help="write a bar plot of every method's SRCC per distortion type")
-    add_scorer_arguments(parser)
+    add_scorer_arguments(parser, tta=CHALLENGE_TTA)
     args = parser.parse_args()
-    use_inference_precision(args.precision)
+    prepare(args)
     folders = (args.ref_dir, args.dis_dir, args.labels)
     if (args.data is None) == (not any(folders)) or (args.data is None and not all(folders)):
         raise UserError("give either --data FILE.h5 or all of --ref-dir, --dis-dir and --labels")

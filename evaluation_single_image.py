@@ -17,8 +17,8 @@ from asna.core.quiet import quiet_tensorflow  # noqa: E402
 quiet_tensorflow()  # before anything imports TensorFlow
 
 from asna.core.errors import run_cli  # noqa: E402
-from asna.core.precision import use_inference_precision  # noqa: E402
-from asna.evaluation import add_scorer_arguments  # noqa: E402
+from asna.api.console import prepare  # noqa: E402
+from asna.evaluation import CHALLENGE_TTA, add_scorer_arguments  # noqa: E402
 
 
 def main() -> int:
@@ -26,9 +26,9 @@ def main() -> int:
     parser.add_argument("--ref", required=True, metavar="IMAGE", help="reference image")
     parser.add_argument("--distorted", required=True, metavar="IMAGE", help="distorted image (same size)")
     parser.add_argument("--figure", metavar="PNG", help="also save a figure of both images with the score")
-    add_scorer_arguments(parser, batch_size=False)
+    add_scorer_arguments(parser, batch_size=False, tta=CHALLENGE_TTA)
     args = parser.parse_args()
-    use_inference_precision(args.precision)
+    prepare(args)
     from asna.evaluation.single_pair import run_single_image
 
     run_single_image(args.ref, args.distorted, args.models, args.tta, args.fit, args.scale_source, args.figure,

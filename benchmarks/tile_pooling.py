@@ -9,7 +9,7 @@ method (mean, worst, structure; asna/evaluation/pooling.py). A free-size model
 (asna/evaluation/__init__.py) is chosen by this benchmark on the validation
 folder. The last line is one JSON object.
 
-Example: python benchmarks/tile_pooling.py --model runs/demo/model.keras --folder data/full_val --json pooling.json
+Example: python benchmarks/tile_pooling.py --model runs/demo/model.keras --folder data/synthetic/full_val --json pooling.json
 """
 
 import argparse

@@ -27,7 +27,7 @@ from conftest import REPO_ROOT, error_lines, run_in_process
 
 IMAGE_SIZE = 32
 MEAN, STD = 3.0, 0.5
-SCORE_LINE = re.compile(r"^Image Quality Score: (-?\d+\.\d+)$", re.MULTILINE)
+SCORE_LINE = re.compile(r"^Image Quality Score: (-?\d+\.\d+) \(TTA \w+: \d+ variants?\)$", re.MULTILINE)
 
 
 # ----------------------------------------------------------------------------- fixtures

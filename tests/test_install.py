@@ -35,7 +35,7 @@ SCRIPTS = {  # console command -> (script, parser of the command)
     "asna-evaluate": ("evaluation_dataset.py", console.dataset_parser),
 }
 OPTION = re.compile(r"(?<![\w-])--[a-z][\w-]*")
-SCORE_LINE = re.compile(r"^Image Quality Score: (-?\d+\.\d+)$", re.MULTILINE)
+SCORE_LINE = re.compile(r"^Image Quality Score: (-?\d+\.\d+) \(TTA \w+: \d+ variants?\)$", re.MULTILINE)
 TOP_LEVEL_SKIPS = {".git", ".venv", "runs", "data", "build", "dist", "models", ".pytest_cache"}
 
 

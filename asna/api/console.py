@@ -3,9 +3,11 @@
 Each parses the options of its script in the checkout (``evaluation_single_image.py``,
 ``evaluation_ntire.py``, ``evaluation_dataset.py``; ``asna-score`` takes the
 two images as ``REF DIS``) and calls the same package function, so output,
-files and errors are the script's. Without ``--models`` they read ``models/``
-as the scripts do (here, else in the repository), then the model installed
-with the package (``asna.api.default_models``).
+files and errors are the script's. Two defaults are their own: ``--tta`` is
+``none``, as for ``asna.load_metric`` (the scripts keep the challenge's
+``full``), and without ``--models`` they score with the shipped model, the
+checkout's or the installed package's (``asna.api.default_models``), never a
+``models/`` folder of the current directory.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ def _parser(prog: str, description: str, example: str) -> argparse.ArgumentParse
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def _prepare(args: argparse.Namespace) -> None:
-    """The scripts' start: the inference precision, then the default models."""
+def prepare(args: argparse.Namespace) -> None:
+    """The start of a scoring command or script: the inference precision, then the default models."""
     from asna.api.default_models import script_default_models
     from asna.core.precision import use_inference_precision
 
@@ -58,7 +60,7 @@ def folder_parser() -> argparse.ArgumentParser:
 def dataset_parser() -> argparse.ArgumentParser:
     parser = _parser("asna-evaluate", "Evaluate the trained model(s) on a labelled set beside PSNR, SSIM, "
                      "MS-SSIM, GMSD and HaarPSI, overall and per distortion type, as evaluation_dataset.py does.",
-                     "asna-evaluate --data data/synthetic_val.h5 --json report.json --plot scatter.png "
+                     "asna-evaluate --data data/synthetic/synthetic_val.h5 --json report.json --plot scatter.png "
                      "--type-plot types.png")
     parser.add_argument("--data", metavar="FILE.h5", help="prepared HDF5 file of labelled pairs")
     parser.add_argument("--ref-dir", metavar="R", help="folder of reference images (with --dis-dir, --labels)")
@@ -80,7 +82,7 @@ def dataset_parser() -> argparse.ArgumentParser:
 
 def _single_image() -> int:
     args = single_image_parser().parse_args()
-    _prepare(args)
+    prepare(args)
     from asna.evaluation.single_pair import run_single_image
 
     run_single_image(args.ref, args.distorted, args.models, args.tta, args.fit, args.scale_source, args.figure,
@@ -90,7 +92,7 @@ def _single_image() -> int:
 
 def _folder() -> int:
     args = folder_parser().parse_args()
-    _prepare(args)
+    prepare(args)
     from asna.evaluation.folders import run_ntire
 
     run_ntire(args.ref_dir, args.dis_dir, args.out, args.models, args.tta, args.fit, args.scale_source,
@@ -100,7 +102,7 @@ def _folder() -> int:
 
 def _dataset() -> int:
     args = dataset_parser().parse_args()
-    _prepare(args)
+    prepare(args)
     folders = (args.ref_dir, args.dis_dir, args.labels)
     if (args.data is None) == (not any(folders)) or (args.data is None and not all(folders)):
         raise UserError("give either --data FILE.h5 or all of --ref-dir, --dis-dir and --labels")

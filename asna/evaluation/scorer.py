@@ -42,7 +42,7 @@ import numpy as np
 
 from asna.core.config import HEADS
 from asna.core.errors import UserError
-from asna.core.paths import resolve_repo_path, sidecar_path
+from asna.core.paths import REPO_ROOT, sidecar_path
 from asna.core.speed_paths import PATHS
 from asna.data.images import describe_size
 from asna.evaluation import (DEFAULT_BATCH_SIZE, DEFAULT_FIT, DEFAULT_MODELS, DEFAULT_POOL, FIT_MODES,
@@ -97,9 +97,13 @@ class ModelInfo:
 
 
 def find_model_files(paths: Sequence[str | os.PathLike] | None) -> list[Path]:
-    """``.keras`` files named directly or found (sorted) in named folders; default ``models/``."""
+    """``.keras`` files named directly or found (sorted) in named folders; default the checkout's ``models/``.
+
+    The default is never a ``models/`` folder of the current directory
+    (``asna.api.default_models`` also finds the copy an installed package carries).
+    """
     if not paths:
-        paths = [resolve_repo_path(DEFAULT_MODELS)]
+        paths = [REPO_ROOT / DEFAULT_MODELS]
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)

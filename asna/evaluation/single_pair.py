@@ -16,7 +16,7 @@ def run_single_image(ref_path: str, dist_path: str, model_paths: Sequence[str] |
                      fit: str, scale_source: str | None, figure: str | None, pool: str = DEFAULT_POOL) -> float:
     """Everything ``evaluation_single_image.py`` does; prints and returns the score."""
     from asna.data.images import read_rgb
-    from asna.evaluation import report
+    from asna.evaluation import report, tta as augmentation
 
     if figure:
         report.check_figure_path(figure, "--figure")
@@ -28,7 +28,7 @@ def run_single_image(ref_path: str, dist_path: str, model_paths: Sequence[str] |
     cut_tiles(distorted, infos[0].image_size, fit, dist_path)  # refuse small images before loading
     scorer = QualityScorer.load(infos)
     score = float(scorer.score_pairs([reference], [distorted], tta, scale_source, fit, [dist_path], pool)[0])
-    print(f"Image Quality Score: {score:.4f}")
+    print(f"Image Quality Score: {score:.4f} ({augmentation.describe(tta)})")
     if figure:
         print(f"figure: {report.save_pair_figure(figure, reference, distorted, score, (ref_path, dist_path))}")
     return score
