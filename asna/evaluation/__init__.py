@@ -81,8 +81,8 @@ def add_scorer_arguments(parser: argparse.ArgumentParser, batch_size: bool = Tru
     """
     parser.add_argument("--models", nargs="+", metavar="PATH", default=None,
                         help="model files (.keras) or folders of them; several models form an ensemble "
-                             "(mean score). Default: the shipped model (models/asna_built_in.keras of the "
-                             "checkout, or its copy in the installed package), whatever the current folder holds")
+                             "(mean score). Default: the model shipped in the checkout's models/ (or its copy in the "
+                             "installed package); a models/ folder of the current directory is read only when named")
     parser.add_argument("--tta", choices=TTA_MODES, default=tta,
                         help="test-time augmentation: 'full' = the original's 22 variants (4 rotations, "
                              "vertical, horizontal and both flips, Lab lightness x0.1..x1.5), 22 times the "
