@@ -94,3 +94,19 @@ def test_a_quick_pair_shows_no_bar(model_path, capsys):
     capsys.readouterr()
     metric.scorer.score_pairs(references, distorted, progress=True)  # done well inside PROGRESS_DELAY
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.slow
+def test_the_benchmark_prints_seconds_and_memory_of_each_case(model_path):
+    from conftest import run_script
+
+    result = run_script("benchmarks/single_pair_memory.py", "--sizes", "96x64", "--tta", "none",
+                        "--models", str(model_path), timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (case,) = json.loads(result.stdout.strip().splitlines()[-1])["cases"]
+    assert case["size"] == "96x64" and case["tta"] == "none" and case["seconds"] >= 0
+    assert case["peak_mib"] >= case["rise_mib"] >= 0 and np.isfinite(case["score"])
+    assert "96x64" in result.stdout.splitlines()[1] and "peak" in result.stdout.splitlines()[1]
+    refused = run_script("benchmarks/single_pair_memory.py", "--sizes", "96by64", timeout=120)
+    assert refused.returncode == 2 and refused.stderr.strip().splitlines()[-1] == (
+        "error: '96by64': give a size as WIDTHxHEIGHT, e.g. 1920x1080")

@@ -75,26 +75,36 @@ def silenced_stderr() -> Iterator[None]:
 
     Works below Python, so it catches what C++ libraries write. On an error the
     whole capture is written back, so a failing import still explains itself.
+    A process without a descriptor 2 runs the block as it is.
     """
-    sys.stderr.flush()
-    with tempfile.TemporaryFile(mode="w+b") as capture:
+    _flush_stderr()
+    try:
         saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    with tempfile.TemporaryFile(mode="w+b") as capture:
         os.dup2(capture.fileno(), 2)
         failed = True
         try:
             yield
             failed = False
         finally:
-            sys.stderr.flush()
+            _flush_stderr()
             os.dup2(saved, 2)
             os.close(saved)
             capture.seek(0)
             text = capture.read().decode("utf-8", "replace")
             kept = text if failed else "".join(line for line in text.splitlines(keepends=True)
                                                 if not CHATTER.match(line))
-            if kept:
+            if kept and sys.stderr is not None:
                 sys.stderr.write(kept)
                 sys.stderr.flush()
+
+
+def _flush_stderr() -> None:
+    if sys.stderr is not None:
+        sys.stderr.flush()
 
 
 class _QuietLoader(importlib.abc.Loader):
