@@ -10,7 +10,6 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 DEMO_DIR ?= runs/demo
 DATA_DIR ?= data/synthetic
-export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
 .PHONY: demo test venv clean-demo model

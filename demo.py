@@ -17,6 +17,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from asna.core.quiet import quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow()  # before anything imports TensorFlow
 
 from asna.core.errors import run_cli  # noqa: E402
 from asna.studies.demo import add_demo_arguments  # noqa: E402

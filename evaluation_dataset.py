@@ -15,62 +15,29 @@ RMSE is after a linear fit to the true scores.
 With --html, also writes one HTML page to open in a browser: the tables, the
 plots, and the pairs the model gets most wrong, each with its quality map.
 
-Example: python evaluation_dataset.py --data data/synthetic_val.h5 --json report.json --plot scatter.png \
+Example: python evaluation_dataset.py --data data/synthetic/synthetic_val.h5 --json report.json --plot scatter.png \
     --type-plot types.png --html report.html
 """
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from asna.core.quiet import quiet_tensorflow  # noqa: E402
 
-from asna.core.errors import UserError, run_cli  # noqa: E402
-from asna.core.precision import use_inference_precision  # noqa: E402
-from asna.evaluation import DEFAULT_HTML_PAIRS, add_scorer_arguments, positive_int  # noqa: E402
-from asna.evaluation.per_type import NAMINGS  # noqa: E402
+quiet_tensorflow()  # before anything imports TensorFlow
+
+from asna.api.console import add_labelled_set_arguments, evaluate_from  # noqa: E402
+from asna.core.errors import run_cli  # noqa: E402
+from asna.evaluation import CHALLENGE_TTA, add_scorer_arguments  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", metavar="FILE.h5", help="prepared HDF5 file of labelled pairs")
-    parser.add_argument("--ref-dir", metavar="R", help="folder of reference images (with --dis-dir, --labels)")
-    parser.add_argument("--dis-dir", metavar="D", help="folder of distorted images")
-    parser.add_argument("--labels", metavar="FILE", help="name,score label file of the distorted images")
-    parser.add_argument("--type-names", choices=NAMINGS, default=None,
-                        help="whose type ids a folder's names carry, to name the types in the report "
-                             "(the built-in set's exports: kadid); --data files name theirs by their source")
-    parser.add_argument("--json", metavar="OUT.json", help="write the metrics, one block per method "
-                        "(undefined numbers as null; a by_source block when the file mixes sources, "
-                        "a by_type block of each method's SRCC per distortion type)")
-    parser.add_argument("--csv", metavar="OUT.csv", help="write one row per pair with every method's value")
-    parser.add_argument("--plot", metavar="OUT.png", help="write a scatter plot per method")
-    parser.add_argument("--type-plot", metavar="OUT.png",
-                        help="write a bar plot of every method's SRCC per distortion type")
-    parser.add_argument("--html", metavar="OUT.html",
-                        help="write one self-contained HTML page (images embedded, opens with no network): the "
-                             "metrics table beside every baseline, the scatter and per-type plots, and the pairs "
-                             "where the model and the labels, and the model and the best baseline, disagree most, "
-                             "each with reference, distorted image and quality map")
-    parser.add_argument("--html-pairs", type=positive_int, default=DEFAULT_HTML_PAIRS, metavar="N",
-                        help=f"pairs shown in each of the page's two lists (default {DEFAULT_HTML_PAIRS}); "
-                             f"only these are scored again, for their maps")
-    add_scorer_arguments(parser)
-    args = parser.parse_args()
-    use_inference_precision(args.precision)
-    folders = (args.ref_dir, args.dis_dir, args.labels)
-    if (args.data is None) == (not any(folders)) or (args.data is None and not all(folders)):
-        raise UserError("give either --data FILE.h5 or all of --ref-dir, --dis-dir and --labels")
-    if args.data and args.type_names:
-        raise UserError("--type-names is for folders; a --data file names its types by its source")
-    from asna.evaluation.report import run_dataset
-
-    run_dataset(args.data, args.ref_dir, args.dis_dir, args.labels, args.models, args.tta, args.fit,
-                args.scale_source, args.batch_size, args.json, args.plot, args.csv, type_plot=args.type_plot,
-                type_names=args.type_names, pool=args.pool, html_path=args.html, html_pairs=args.html_pairs)
-    return 0
+    add_labelled_set_arguments(parser)
+    add_scorer_arguments(parser, tta=CHALLENGE_TTA)
+    return evaluate_from(parser.parse_args())
 
 
 if __name__ == "__main__":

@@ -10,16 +10,17 @@ Example: python evaluation_ntire.py --ref-dir NTIRE/Ref --dis-dir NTIRE/Dis --ou
 """
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from asna.core.quiet import quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow()  # before anything imports TensorFlow
 
 from asna.core.errors import run_cli  # noqa: E402
-from asna.core.precision import use_inference_precision  # noqa: E402
-from asna.evaluation import add_scorer_arguments  # noqa: E402
+from asna.api.console import prepare  # noqa: E402
+from asna.evaluation import CHALLENGE_TTA, add_scorer_arguments  # noqa: E402
 
 
 def main() -> int:
@@ -27,9 +28,9 @@ def main() -> int:
     parser.add_argument("--ref-dir", required=True, metavar="R", help="folder of reference images")
     parser.add_argument("--dis-dir", required=True, metavar="D", help="folder of distorted images")
     parser.add_argument("--out", default="output.txt", metavar="FILE", help="output file (default output.txt)")
-    add_scorer_arguments(parser)
+    add_scorer_arguments(parser, tta=CHALLENGE_TTA)
     args = parser.parse_args()
-    use_inference_precision(args.precision)
+    prepare(args)
     from asna.evaluation.folders import run_ntire
 
     run_ntire(args.ref_dir, args.dis_dir, args.out, args.models, args.tta, args.fit, args.scale_source,

@@ -9,35 +9,26 @@ Example: python evaluation_single_image.py --ref Ref/A0001.bmp --distorted Dis/A
 """
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from asna.core.quiet import quiet_tensorflow  # noqa: E402
 
+quiet_tensorflow()  # before anything imports TensorFlow
+
+from asna.api.console import add_pair_outputs, score_pair_from  # noqa: E402
 from asna.core.errors import run_cli  # noqa: E402
-from asna.core.precision import use_inference_precision  # noqa: E402
-from asna.evaluation import add_scorer_arguments  # noqa: E402
+from asna.evaluation import CHALLENGE_TTA, add_scorer_arguments  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ref", required=True, metavar="IMAGE", help="reference image")
     parser.add_argument("--distorted", required=True, metavar="IMAGE", help="distorted image (same size)")
-    parser.add_argument("--figure", metavar="PNG", help="also save a figure of both images with the score")
-    parser.add_argument("--map", metavar="OUT.png",
-                        help="also draw the quality map: the distorted image with the local scores the score is "
-                             "pooled from laid over it (worse = warmer), a colour bar on the score's scale and "
-                             "the score in the title")
-    add_scorer_arguments(parser, batch_size=False)
-    args = parser.parse_args()
-    use_inference_precision(args.precision)
-    from asna.evaluation.single_pair import run_single_image
-
-    run_single_image(args.ref, args.distorted, args.models, args.tta, args.fit, args.scale_source, args.figure,
-                     args.pool, args.map)
-    return 0
+    add_pair_outputs(parser)
+    add_scorer_arguments(parser, batch_size=False, tta=CHALLENGE_TTA)
+    return score_pair_from(parser.parse_args())
 
 
 if __name__ == "__main__":

@@ -4,9 +4,14 @@ Everything else is declared in pyproject.toml. A checkout keeps the trained
 model in the top-level models/ folder; an installed package has no checkout
 around it, so its wheel carries a copy (asna.api.default_models looks there).
 An editable install reads models/ of the checkout itself and copies nothing.
+
+Build output goes to a temporary folder, removed when the build ends, so
+``pip install .`` leaves no ``build/`` or ``asna.egg-info/`` in the checkout.
 """
 
+import atexit
 import shutil
+import tempfile
 from pathlib import Path
 
 from setuptools import setup
@@ -30,4 +35,13 @@ class BuildPyWithModels(build_py):
                 shutil.copy2(path, target / path.name)
 
 
-setup(cmdclass={"build_py": BuildPyWithModels})
+def scratch_folder() -> Path:
+    """A temporary folder for this build step's output, removed when the step's process ends."""
+    folder = Path(tempfile.mkdtemp(prefix="asna-build-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+SCRATCH = scratch_folder()
+setup(cmdclass={"build_py": BuildPyWithModels},
+      options={"build": {"build_base": str(SCRATCH / "build")}, "egg_info": {"egg_base": str(SCRATCH)}})

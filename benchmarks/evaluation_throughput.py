@@ -21,12 +21,13 @@ Example: python benchmarks/evaluation_throughput.py --image-size 288 --pairs 8 -
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from asna.core.quiet import quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow()  # before anything imports TensorFlow
 
 from asna.core.config import NETWORKS  # noqa: E402
 from asna.core.errors import run_cli  # noqa: E402

@@ -9,16 +9,17 @@ method (mean, worst, structure; asna/evaluation/pooling.py). A free-size model
 (asna/evaluation/__init__.py) is chosen by this benchmark on the validation
 folder. The last line is one JSON object.
 
-Example: python benchmarks/tile_pooling.py --model runs/demo/model.keras --folder data/full_val --json pooling.json
+Example: python benchmarks/tile_pooling.py --model runs/demo/model.keras --folder data/synthetic/full_val --json pooling.json
 """
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from asna.core.quiet import quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow()  # before anything imports TensorFlow
 
 from asna.core.errors import run_cli  # noqa: E402
 from asna.core.precision import PRECISIONS, use_inference_precision  # noqa: E402

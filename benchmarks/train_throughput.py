@@ -22,12 +22,13 @@ Example: python benchmarks/train_throughput.py --network attention --image-size 
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from asna.core.quiet import quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow()  # before anything imports TensorFlow
 
 from asna.core.errors import run_cli  # noqa: E402
 from asna.core.precision import PRECISIONS  # noqa: E402

@@ -171,13 +171,15 @@ def test_default_models_come_from_the_checkout_then_the_installed_copy(monkeypat
     (installed / "m.keras").write_bytes(b"")
     assert default_models.shipped_models() == installed
     assert default_models.script_default_models() == [str(installed)]
-    checkout.mkdir()
-    assert default_models.script_default_models() == [str(checkout)]  # the scripts' rule comes first
-    assert default_models.shipped_models() == installed  # the API wants a folder that holds a model
+    checkout.mkdir()  # a checkout's models/ without a model: the installed copy still
+    assert default_models.script_default_models() == [str(installed)]
+    assert default_models.shipped_models() == installed
     (checkout / "m.keras").write_bytes(b"")
     assert default_models.shipped_models() == checkout
-    (tmp_path / "models").mkdir()  # models/ in the current folder: the scripts read it, the API does not
-    assert default_models.script_default_models() == ["models"]
+    assert default_models.script_default_models() == [str(checkout)]
+    (tmp_path / "models").mkdir()  # models/ in the current folder: nobody reads it unless it is named
+    (tmp_path / "models" / "other.keras").write_bytes(b"")
+    assert default_models.script_default_models() == [str(checkout)]
     assert default_models.shipped_models() == checkout
 
 

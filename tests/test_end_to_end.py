@@ -23,7 +23,7 @@ import pytest
 
 from conftest import REPO_ROOT, run_script
 
-SCORE_LINE = re.compile(r"^Image Quality Score: (-?\d+(?:\.\d+)?)$", re.MULTILINE)
+SCORE_LINE = re.compile(r"^Image Quality Score: (-?\d+(?:\.\d+)?) \(TTA \w+: \d+ variants?\)$", re.MULTILINE)
 NTIRE_LINE = re.compile(r"A\d{4}_\d\d_\d\d\.bmp,-?\d+\.\d+")
 METRIC_KEYS = ["srcc", "plcc", "krcc", "rmse", "main_score"]
 MIN_TEST_SRCC = 0.3  # a constant scores 0 (undefined); the seeded tiny run reaches 0.516

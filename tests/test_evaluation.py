@@ -27,7 +27,7 @@ from conftest import REPO_ROOT, error_lines, run_in_process
 
 IMAGE_SIZE = 32
 MEAN, STD = 3.0, 0.5
-SCORE_LINE = re.compile(r"^Image Quality Score: (-?\d+\.\d+)$", re.MULTILINE)
+SCORE_LINE = re.compile(r"^Image Quality Score: (-?\d+\.\d+) \(TTA \w+: \d+ variants?\)$", re.MULTILINE)
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -125,11 +125,11 @@ def script_runs(workspace: Path, bad_workspace: Path):
     started = {
         "single": start_script("evaluation_single_image.py", "--ref", "challenge/Ref/A0001.bmp",
                                "--distorted", "challenge/Dis/A0001_02_01.bmp", "--figure", "out/pair.png",
-                               cwd=workspace),
+                               "--models", "models", cwd=workspace),
         "ntire": start_script("evaluation_ntire.py", "--ref-dir", str(challenge / "Ref"), "--dis-dir",
                               str(challenge / "Dis"), "--out", "out/output.txt", "--models", "models",
                               "--tta", "flips", "--batch-size", "4", cwd=workspace),
-        "dataset": start_script("evaluation_dataset.py", "--data", "data.h5", "--tta", "none",
+        "dataset": start_script("evaluation_dataset.py", "--data", "data.h5", "--models", "models", "--tta", "none",
                                 "--json", "out/report.json", "--csv", "out/pairs.csv",
                                 "--plot", "out/scatter.png", "--type-plot", "out/types.png", cwd=workspace),
     }

@@ -35,7 +35,7 @@ SCRIPTS = {  # console command -> (script, parser of the command)
     "asna-evaluate": ("evaluation_dataset.py", console.dataset_parser),
 }
 OPTION = re.compile(r"(?<![\w-])--[a-z][\w-]*")
-SCORE_LINE = re.compile(r"^Image Quality Score: (-?\d+\.\d+)$", re.MULTILINE)
+SCORE_LINE = re.compile(r"^Image Quality Score: (-?\d+\.\d+) \(TTA \w+: \d+ variants?\)$", re.MULTILINE)
 TOP_LEVEL_SKIPS = {".git", ".venv", "runs", "data", "build", "dist", "models", ".pytest_cache"}
 
 
@@ -113,6 +113,11 @@ def pip_install(python: Path, *arguments: str) -> None:
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
 
 
+def left_in(checkout: Path) -> list[str]:
+    """Build output an install left in the checkout (setup.py builds in a temporary folder)."""
+    return sorted(path.name for path in checkout.iterdir() if path.name == "build" or path.name.endswith(".egg-info"))
+
+
 def ship_a_model(checkout: Path) -> Path:
     """models/tiny.keras and its sidecar in the copy, as the shipped model will be."""
     import keras
@@ -134,6 +139,7 @@ def test_a_fresh_environment_installs_the_package_and_scores_like_the_script(tmp
     model = ship_a_model(checkout)
     python = fresh_environment(tmp_path / "venv")
     pip_install(python, str(checkout))
+    assert left_in(checkout) == []
     site_packages = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                                         capture_output=True, text=True, check=True).stdout.strip())
     shipped = site_packages / "asna" / "shipped_models"
@@ -182,6 +188,7 @@ def test_an_editable_install_reads_the_checkout_and_its_models(tmp_path):
     ship_a_model(checkout)
     python = fresh_environment(tmp_path / "venv")
     pip_install(python, "--editable", str(checkout))
+    assert left_in(checkout) == []
     work = tmp_path / "elsewhere"
     work.mkdir()
     code = ("import asna, sys; from asna.api.default_models import shipped_models; "

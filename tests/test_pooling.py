@@ -27,7 +27,7 @@ from conftest import error_lines, run_in_process, run_script
 
 IMAGE_SIZE = 32
 MEAN, STD = 3.0, 0.5
-SCORE_LINE = re.compile(r"^Image Quality Score: (-?\d+\.\d+)$", re.MULTILINE)
+SCORE_LINE = re.compile(r"^Image Quality Score: (-?\d+\.\d+) \(TTA \w+: \d+ variants?\)$", re.MULTILINE)
 
 
 class FakeModel:
@@ -99,7 +99,10 @@ def test_mean_pooling_is_todays_tiled_score_bit_for_bit():
     quality = fake_scorer()
     pairs = [random_pair(100, 70, 1), random_pair(40, 48, 2), random_pair(32, 32, 3)]  # 12, 4 and 1 tiles
     references, distorted = [r for r, _ in pairs], [d for _, d in pairs]
-    tiles_r, tiles_d, owners = quality._tiles(references, distorted, "tile", None)
+    cut = [(scoring.cut_tiles(r, quality.image_size, "tile"), scoring.cut_tiles(d, quality.image_size, "tile"))
+           for r, d in zip(references, distorted)]
+    tiles_r, tiles_d = [t for r, _ in cut for t in r], [t for _, d in cut for t in d]
+    owners = np.repeat(np.arange(3), [len(r) for r, _ in cut])
     per_tile = quality.predict_standardized(np.stack(tiles_r), np.stack(tiles_d))
     counts = np.bincount(owners, minlength=3)
     before = np.stack([np.bincount(owners, weights=row, minlength=3) / counts for row in per_tile])
@@ -248,7 +251,8 @@ def test_api_defaults_tile_fit_and_the_default_pool(models):
 
 
 def test_the_benchmark_pools_one_tile_pass_every_way(models, tmp_path, capsys):
-    from asna.evaluation import folders, pooling_benchmark
+    from asna.evaluation import folders
+    from asna.studies import tile_pooling as pooling_benchmark
 
     (tmp_path / "val" / "Ref").mkdir(parents=True)
     (tmp_path / "val" / "Dis").mkdir()

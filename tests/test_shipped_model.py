@@ -9,7 +9,7 @@ import pytest
 from conftest import REPO_ROOT, run_script
 
 MODELS = REPO_ROOT / "models"
-SCORE_LINE = re.compile(r"^Image Quality Score: (-?\d+(?:\.\d+)?)$", re.MULTILINE)
+SCORE_LINE = re.compile(r"^Image Quality Score: (-?\d+(?:\.\d+)?) \(TTA \w+: \d+ variants?\)$", re.MULTILINE)
 
 
 def test_models_holds_one_pooled_network_with_its_sidecar_and_card():
@@ -55,3 +55,29 @@ def test_the_single_image_script_scores_with_the_shipped_model_by_default(photog
     # stronger blur, lower quality, on a photograph the model never trained on, at its own size
     scores = [metric.score(str(reference), str(photograph_pair / f"blur_{level}.png")) for level in (1, 3, 5)]
     assert scores[0] > scores[1] > scores[2], scores
+
+
+def test_asna_score_uses_the_shipped_model_and_the_apis_tta_whatever_the_current_folder_holds(
+        photograph_pair, tmp_path):
+    """A models/ folder where the command starts is not a default: it may hold anything."""
+    import os
+    import subprocess
+    import sys
+
+    import asna
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "unrelated.keras").write_bytes(b"not a model")
+    (tmp_path / "models" / "unrelated.json").write_text("{ not json")
+    reference, distorted = photograph_pair / "reference.png", photograph_pair / "blur_3.png"
+    code = ("import sys; from asna.api.console import score_pair; "
+            f"sys.argv = ['asna-score', {str(reference)!r}, {str(distorted)!r}]; score_pair()")
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300, env=environment)
+    assert result.returncode == 0, result.stderr[-2000:]
+    match = SCORE_LINE.search(result.stdout)
+    assert match and match.group(0).endswith("(TTA none: 1 variant)"), result.stdout
+    metric = asna.load_metric()  # the API's defaults are the command's
+    assert metric.tta == "none"
+    assert float(match.group(1)) == pytest.approx(metric.score(str(reference), str(distorted)), abs=1e-4)

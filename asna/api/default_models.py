@@ -40,17 +40,13 @@ def shipped_models() -> Path | None:
 
 
 def script_default_models() -> list[str] | None:
-    """What ``--models`` means when it is not given: the scripts' rule, then the installed copy.
+    """What ``--models`` means when it is not given: the shipped model, as for ``asna.load_metric()``.
 
-    The scripts read ``models/`` in the current folder when there is one, else
-    the repository's; the console commands of an installed package then fall
-    back on the copy inside it. ``None`` leaves the scorer to name the missing
-    ``models/`` folder and ``--models`` in its one-line error.
+    Never a ``models/`` folder of the current directory: the default must not
+    change with the folder a command is started from (a folder of one's own is
+    named with ``--models``). ``None`` when no model is shipped leaves the
+    scorer to name the missing ``models/`` folder and ``--models`` in its
+    one-line error.
     """
-    if Path(DEFAULT_MODELS).exists():
-        return [DEFAULT_MODELS]
-    if _is_checkout() and CHECKOUT_MODELS.exists():
-        return [str(CHECKOUT_MODELS)]
-    if _holds_models(INSTALLED_MODELS):
-        return [str(INSTALLED_MODELS)]
-    return None
+    folder = shipped_models()
+    return [str(folder)] if folder is not None else None

@@ -23,7 +23,8 @@ from asna.api.default_models import shipped_models
 from asna.core.errors import UserError
 from asna.core.precision import PRECISIONS
 from asna.data.images import describe_size, read_rgb
-from asna.evaluation import DEFAULT_BATCH_SIZE, DEFAULT_FIT, DEFAULT_POOL, FIT_MODES, POOL_METHODS, TTA_MODES
+from asna.evaluation import (DEFAULT_BATCH_SIZE, DEFAULT_FIT, DEFAULT_POOL, DEFAULT_TTA, FIT_MODES, POOL_METHODS,
+                             TTA_MODES)
 from asna.evaluation.scorer import (ModelInfo, QualityScorer, check_sources, inspect_models, load_keras_model,
                                     resolve_fit)
 
@@ -41,7 +42,7 @@ class InputError(UserError, ValueError):
 
 
 def load_metric(models: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
-                tta: str = "none", fit: str = DEFAULT_FIT, pool: str = DEFAULT_POOL,
+                tta: str = DEFAULT_TTA, fit: str = DEFAULT_FIT, pool: str = DEFAULT_POOL,
                 scale_source: str | None = None, precision: str = "float32",
                 batch_size: int = DEFAULT_BATCH_SIZE) -> "Metric":
     """Load trained models once and return a :class:`Metric` that scores image pairs.
@@ -49,8 +50,8 @@ def load_metric(models: str | os.PathLike | Sequence[str | os.PathLike] | None =
     ``models``: ``.keras`` files (each with its ``.json`` sidecar) or folders of
     them; several form an ensemble (mean score). Default: the model shipped in
     the repository's ``models/`` folder (or its copy in an installed package).
-    ``tta``: ``none`` (default), ``flips`` (4 variants) or ``full`` (the 22 of
-    the challenge entry). ``fit``: ``tile`` (default: input-sized tiles that
+    ``tta``: ``none`` (default, as the console commands), ``flips`` (4 variants)
+    or ``full`` (the 22 of the challenge entry). ``fit``: ``tile`` (default: input-sized tiles that
     cover the image, pooled by ``pool``), ``whole`` (the image in one piece,
     cropped centrally to multiples of 16; free-size models only), ``auto``
     (``whole`` for free-size models, ``tile`` for the others) or ``center``

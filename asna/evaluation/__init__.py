@@ -29,6 +29,11 @@ import argparse
 from asna.core.precision import PRECISIONS
 
 TTA_MODES = ("full", "flips", "none")
+DEFAULT_TTA = "none"
+"""The one default of the API and the console commands: the shipped model's figures are all without
+TTA (models/README.md), a pair costs 1/22 of ``full``, and scripts and library give the same score."""
+CHALLENGE_TTA = "full"
+"""The original's 22 variants: the default of the original's evaluation_*.py scripts only."""
 FIT_MODES = ("auto", "whole", "tile", "center")
 DEFAULT_FIT = "tile"
 """Tiles of the size the network trained on, for every network: on the full-resolution validation
@@ -72,15 +77,22 @@ def positive_int(text: str) -> int:
     return value
 
 
-def add_scorer_arguments(parser: argparse.ArgumentParser, batch_size: bool = True) -> None:
-    """``--models``, ``--tta``, ``--fit``, ``--pool``, ``--scale-source`` (and ``--batch-size``) for a script."""
+def add_scorer_arguments(parser: argparse.ArgumentParser, batch_size: bool = True,
+                         tta: str = DEFAULT_TTA) -> None:
+    """``--models``, ``--tta``, ``--fit``, ``--pool``, ``--scale-source`` (and ``--batch-size``) for a script.
+
+    ``tta`` is the ``--tta`` default: :data:`DEFAULT_TTA` for the console commands,
+    :data:`CHALLENGE_TTA` for the original's scripts.
+    """
     parser.add_argument("--models", nargs="+", metavar="PATH", default=None,
-                        help=f"model files (.keras) or folders of them; several models form an ensemble "
-                             f"(mean score). Default: the folder {DEFAULT_MODELS}/ (here, else in the repository)")
-    parser.add_argument("--tta", choices=TTA_MODES, default="full",
+                        help="model files (.keras) or folders of them; several models form an ensemble "
+                             "(mean score). Default: the model shipped in the checkout's models/ (or its copy in the "
+                             "installed package); a models/ folder of the current directory is read only when named")
+    parser.add_argument("--tta", choices=TTA_MODES, default=tta,
                         help="test-time augmentation: 'full' = the original's 22 variants (4 rotations, "
-                             "vertical, horizontal and both flips, Lab lightness x0.1..x1.5); 'flips' = "
-                             "identity, vertical, horizontal and both flips (4); 'none' (default: full)")
+                             "vertical, horizontal and both flips, Lab lightness x0.1..x1.5), 22 times the "
+                             "cost of 'none'; 'flips' = identity, vertical, horizontal and both flips (4); "
+                             f"'none' = the pair as it is, as asna.load_metric (default: {tta})")
     parser.add_argument("--fit", choices=FIT_MODES, default=DEFAULT_FIT, help=FIT_HELP)
     parser.add_argument("--pool", choices=POOL_METHODS, default=DEFAULT_POOL, help=POOL_HELP)
     parser.add_argument("--scale-source", metavar="NAME", default=None,

@@ -36,13 +36,13 @@ import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from asna.core.config import HEADS
 from asna.core.errors import UserError
-from asna.core.paths import resolve_repo_path, sidecar_path
+from asna.core.paths import REPO_ROOT, sidecar_path
 from asna.core.speed_paths import PATHS
 from asna.data.images import describe_size
 from asna.evaluation import (DEFAULT_BATCH_SIZE, DEFAULT_FIT, DEFAULT_MODELS, DEFAULT_POOL, FIT_MODES,
@@ -50,6 +50,18 @@ from asna.evaluation import (DEFAULT_BATCH_SIZE, DEFAULT_FIT, DEFAULT_MODELS, DE
 
 Source = str | Sequence[str] | None
 """One source for every pair, one per pair, or ``None`` for each model's only source."""
+
+CHUNK_PIXELS = 2 ** 21
+"""Pixels of one image's pieces cut and scored at a time (512 tiles of 64 px, 32 of 256 px).
+
+Tiles are cut from the decoded images a chunk at a time, and the TTA variants
+of a chunk only exist while it is scored, so the memory a pair needs beyond
+its two decoded images does not grow with their size (an 8000 x 8000 pair
+holds 15,625 tiles of 64 px; stacked at once with full TTA they took 5.7 GB).
+"""
+
+PROGRESS_DELAY = 3.0
+"""Seconds a call scores before its progress bar (tiles scored, time left) appears on a terminal."""
 
 
 @dataclass(frozen=True)
@@ -85,9 +97,13 @@ class ModelInfo:
 
 
 def find_model_files(paths: Sequence[str | os.PathLike] | None) -> list[Path]:
-    """``.keras`` files named directly or found (sorted) in named folders; default ``models/``."""
+    """``.keras`` files named directly or found (sorted) in named folders; default the checkout's ``models/``.
+
+    The default is never a ``models/`` folder of the current directory
+    (``asna.api.default_models`` also finds the copy an installed package carries).
+    """
     if not paths:
-        paths = [resolve_repo_path(DEFAULT_MODELS)]
+        paths = [REPO_ROOT / DEFAULT_MODELS]
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
@@ -229,25 +245,40 @@ def whole_crop(height: int, width: int) -> tuple[int, int, int, int]:
     return (height - crop_h) // 2, (width - crop_w) // 2, crop_h, crop_w
 
 
-def cut_tiles(image: np.ndarray, size: int, fit: str, name: str = "image") -> list[np.ndarray]:
-    """The windows of an image the models see: all tiles, the central crop, or the whole. Never a resize.
+Window = tuple[int, int, int, int]
+"""``(top, left, height, width)`` of one piece of an image that the models see."""
 
-    ``fit`` is a resolved fit (:func:`resolve_fit`), not ``auto``.
+
+def tile_windows(shape: Sequence[int], size: int, fit: str, name: str = "image") -> list[Window]:
+    """Where the pieces of an image of ``shape`` lie: all tiles, the central crop, or the whole. Never a resize.
+
+    ``fit`` is a resolved fit (:func:`resolve_fit`), not ``auto``. Only
+    positions: the pixels are cut when they are scored, a chunk at a time.
     """
-    height, width = image.shape[:2]
+    height, width = shape[:2]
     if height < size or width < size:
-        raise UserError(f"{name}: image is {describe_size(image.shape)}, smaller than the models' "
+        raise UserError(f"{name}: image is {describe_size(shape)}, smaller than the models' "
                         f"{size}x{size} input (images are never resized)")
     if fit not in FIT_MODES or fit == "auto":
         raise ValueError(f"unknown fit {fit!r}")
     if fit == "whole":
-        top, left, crop_h, crop_w = whole_crop(height, width)
-        return [image[top:top + crop_h, left:left + crop_w]]
+        return [whole_crop(height, width)]
     if fit == "center":
         tops, lefts = [(height - size) // 2], [(width - size) // 2]
     else:
         tops, lefts = tile_starts(height, size), tile_starts(width, size)
-    return [image[top:top + size, left:left + size] for top in tops for left in lefts]
+    return [(top, left, size, size) for top in tops for left in lefts]
+
+
+def cut(image: np.ndarray, window: Window) -> np.ndarray:
+    """The pixels of ``window`` (a view, not a copy)."""
+    top, left, height, width = window
+    return image[top:top + height, left:left + width]
+
+
+def cut_tiles(image: np.ndarray, size: int, fit: str, name: str = "image") -> list[np.ndarray]:
+    """The windows of an image the models see (views): all tiles, the central crop, or the whole."""
+    return [cut(image, window) for window in tile_windows(image.shape, size, fit, name)]
 
 
 def check_pair_sizes(reference: np.ndarray, distorted: np.ndarray, name: str = "distorted image",
@@ -326,12 +357,39 @@ class PairTiles:
     reference_tiles: list[np.ndarray]
 
 
-def _same_shape_groups(tiles: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Indices of the tiles of each shape, in first-seen order: one stack (and batch shape) per group."""
-    groups: dict[tuple[int, ...], list[int]] = {}
-    for index, tile in enumerate(tiles):
-        groups.setdefault(tuple(tile.shape), []).append(index)
+def _same_shape_groups(windows: Sequence[Window]) -> list[np.ndarray]:
+    """Indices of the windows of each shape, in first-seen order: one stack (and batch shape) per group."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for index, window in enumerate(windows):
+        groups.setdefault(window[2:], []).append(index)
     return [np.asarray(indices) for indices in groups.values()]
+
+
+def _variant_count(mode: str) -> int:
+    """How many TTA variants ``mode`` scores (a helper: ``tta`` is a parameter name in the methods)."""
+    return len(tta.variants(mode))
+
+
+class _TileProgress:
+    """A tqdm bar of tiles scored, fed with the model inputs (tile variants) each batch scored."""
+
+    def __init__(self, tiles: int, variants: int, show: bool | None):
+        from tqdm import tqdm
+
+        self._variants = variants
+        self._inputs = 0
+        self._bar = tqdm(total=tiles, unit="tile", desc="scoring", delay=PROGRESS_DELAY, leave=False,
+                         disable=None if show is None else not show, dynamic_ncols=True)
+
+    def advance(self, inputs: int) -> None:
+        self._inputs += inputs
+        self._bar.update(self._inputs // self._variants - self._bar.n)
+
+    def __enter__(self) -> "_TileProgress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.close()
 
 
 class QualityScorer:
@@ -370,8 +428,11 @@ class QualityScorer:
         return cls.load(inspect_models(paths), batch_size)
 
     def predict_standardized(self, reference_batch: np.ndarray, distorted_batch: np.ndarray,
-                             mode: str = "none") -> np.ndarray:
-        """(models, N) standardised scores of input-sized pairs, averaged over the TTA variants."""
+                             mode: str = "none", progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """(models, N) standardised scores of input-sized pairs, averaged over the TTA variants.
+
+        ``progress(n)`` is told after each model batch how many pair variants it held.
+        """
         chosen = tta.variants(mode)
         count = len(reference_batch)
         outputs: list[list[np.ndarray]] = [[] for _ in self._predictors]
@@ -380,6 +441,8 @@ class QualityScorer:
         for references, distorted in _prefetched(batches) if PATHS.prefetch_tta else batches:
             for predictor, sink in zip(self._predictors, outputs):
                 sink.append(np.asarray(predictor.predict_on_batch([references, distorted])).reshape(-1))
+            if progress is not None:
+                progress(len(references))
         stacked = np.stack([np.concatenate(sink) for sink in outputs])
         return stacked.reshape(len(self.models), len(chosen), count).mean(axis=1)
 
@@ -400,49 +463,62 @@ class QualityScorer:
     def score_pairs(self, reference_batch: Sequence[np.ndarray] | np.ndarray,
                     distorted_batch: Sequence[np.ndarray] | np.ndarray, tta: str = "none",
                     source: Source = None, fit: str = DEFAULT_FIT,
-                    names: Sequence[str] | None = None, pool: str = DEFAULT_POOL) -> np.ndarray:
+                    names: Sequence[str] | None = None, pool: str = DEFAULT_POOL,
+                    progress: bool | None = None) -> np.ndarray:
         """One score per pair on the dataset's scale; images of any (pairwise equal) size.
 
         ``fit`` (``auto``, ``whole``, ``tile``, ``center``) feeds images to the
         models; ``pool`` combines the tiles of ``tile`` per model
-        (:mod:`asna.evaluation.pooling`); ``names`` only label error messages.
+        (:mod:`asna.evaluation.pooling`); ``names`` only label error messages;
+        ``progress`` as in :meth:`tile_scores`.
         """
         pooling.check_pool(pool)
         per_pair = [pooling.pool_tiles(pair.scores, pair.reference_tiles, pool)
-                    for pair in self.tile_scores(reference_batch, distorted_batch, tta, fit, names)]
+                    for pair in self.tile_scores(reference_batch, distorted_batch, tta, fit, names, progress)]
         return self.to_scale(np.stack(per_pair, axis=1), source)
 
     def tile_scores(self, reference_batch: Sequence[np.ndarray] | np.ndarray,
                     distorted_batch: Sequence[np.ndarray] | np.ndarray, tta: str = "none",
-                    fit: str = DEFAULT_FIT, names: Sequence[str] | None = None) -> list["PairTiles"]:
+                    fit: str = DEFAULT_FIT, names: Sequence[str] | None = None,
+                    progress: bool | None = None) -> list["PairTiles"]:
         """Each pair's standardised tile scores (models, tiles), TTA-averaged, before any pooling.
 
-        Tiles of one shape share model calls; whole images of other sizes are
-        scored a size at a time (a batch holds one shape).
+        Every pair is checked before the first model call. Pieces of one shape
+        share model calls across pairs; they are cut and scored a chunk of
+        :data:`CHUNK_PIXELS` at a time, so a large image never has all its
+        tiles (and their variants) in memory at once. ``progress``: a bar of
+        tiles scored and time left on stderr when the call runs longer than
+        :data:`PROGRESS_DELAY` (``None``: only where stderr is a terminal).
         """
         fit = resolve_fit(fit, self.infos)
-        tiles_r, tiles_d, owners = self._tiles(reference_batch, distorted_batch, fit, names)
-        per_tile = np.empty((len(self.models), len(tiles_r)), dtype=np.float64)
-        for indices in _same_shape_groups(tiles_r):
-            per_tile[:, indices] = self.predict_standardized(
-                np.stack([tiles_r[i] for i in indices]), np.stack([tiles_d[i] for i in indices]), tta)
-        return [PairTiles(per_tile[:, owners == index], [tiles_r[i] for i in np.flatnonzero(owners == index)])
-                for index in range(len(reference_batch))]
-
-    def _tiles(self, reference_batch, distorted_batch, fit: str,
-               names: Sequence[str] | None) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
         if len(reference_batch) != len(distorted_batch) or len(reference_batch) == 0:
             raise ValueError("need the same, non-zero number of references and distorted images")
-        tiles_r: list[np.ndarray] = []
-        tiles_d: list[np.ndarray] = []
         owners: list[int] = []
+        windows: list[Window] = []
         for index, (reference, distorted) in enumerate(zip(reference_batch, distorted_batch)):
             name = names[index] if names else f"pair {index}"
             check_pair_sizes(reference, distorted, name)
-            tiles_r.extend(cut_tiles(reference, self.image_size, fit, name))
-            tiles_d.extend(cut_tiles(distorted, self.image_size, fit, name))
-            owners.extend([index] * (len(tiles_r) - len(owners)))
-        return tiles_r, tiles_d, np.asarray(owners)
+            found = tile_windows(reference.shape, self.image_size, fit, name)
+            windows.extend(found)
+            owners.extend([index] * len(found))
+        per_tile = np.empty((len(self.models), len(windows)), dtype=np.float64)
+        with _TileProgress(len(windows), _variant_count(tta), progress) as bar:
+            for indices in _same_shape_groups(windows):
+                chunk = self._chunk_tiles(windows[indices[0]])
+                for start in range(0, len(indices), chunk):
+                    part = indices[start:start + chunk]
+                    references = np.stack([cut(reference_batch[owners[i]], windows[i]) for i in part])
+                    distorted = np.stack([cut(distorted_batch[owners[i]], windows[i]) for i in part])
+                    per_tile[:, part] = self.predict_standardized(references, distorted, tta, bar.advance)
+        owner_array = np.asarray(owners)
+        return [PairTiles(per_tile[:, owner_array == index],
+                          [cut(reference_batch[index], windows[i]) for i in np.flatnonzero(owner_array == index)])
+                for index in range(len(reference_batch))]
+
+    def _chunk_tiles(self, window: Window) -> int:
+        """Pieces of this window's shape per chunk: :data:`CHUNK_PIXELS` worth, in whole model batches."""
+        count = max(1, CHUNK_PIXELS // (window[2] * window[3]))
+        return count - count % self.batch_size if count >= self.batch_size else count
 
     def score_files(self, ref_path: str | os.PathLike, dist_path: str | os.PathLike,
                     tta: str = "none", source: str | None = None, fit: str = DEFAULT_FIT,

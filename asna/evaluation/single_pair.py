@@ -21,7 +21,7 @@ def run_single_image(ref_path: str, dist_path: str, model_paths: Sequence[str] |
     ``map_path``: also draw the pair's quality map there (:mod:`asna.evaluation.quality_map`).
     """
     from asna.data.images import read_rgb
-    from asna.evaluation import report
+    from asna.evaluation import report, tta as augmentation
     from asna.evaluation.folders import model_files
 
     if figure:
@@ -46,7 +46,7 @@ def run_single_image(ref_path: str, dist_path: str, model_paths: Sequence[str] |
         score = drawn.score
     else:
         score = float(scorer.score_pairs([reference], [distorted], tta, scale_source, fit, [dist_path], pool)[0])
-    print(f"Image Quality Score: {score:.4f}")
+    print(f"Image Quality Score: {score:.4f} ({augmentation.describe(tta)})")
     if map_path:
         print(f"map: {save_map_figure(map_path, distorted, drawn.values, score, dist_path)}")
     if figure:

@@ -108,6 +108,12 @@ VARIANTS: dict[str, tuple[Variant, ...]] = {
 }
 
 
+def describe(mode: str) -> str:
+    """``TTA full: 22 variants``: what a printed score says about how it was averaged."""
+    count = len(variants(mode))
+    return f"TTA {mode}: {count} variant{'s' if count > 1 else ''}"
+
+
 def variants(mode: str) -> tuple[Variant, ...]:
     """The variants of a TTA mode (``full``: 22, ``flips``: 4, ``none``: 1)."""
     if mode not in VARIANTS:
