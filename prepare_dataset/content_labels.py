@@ -3,7 +3,8 @@
 Each pair's label becomes its (type, level) mean plus WEIGHT times how much
 better or worse a hand-crafted metric (HaarPSI, or -GMSD) finds this pair than
 the condition's average pair, in score units (the metric fitted to the labels
-over the file): asna/data/content_labels.py. Only mos and y change.
+over the file); --across also moves each condition's mean part of the way to
+the metric's: asna/data/content_labels.py. Only mos and y change.
 
 Example: python prepare_dataset/content_labels.py data/synthetic/synthetic_train.h5 \
     data/synthetic/synthetic_train_content.h5 --weight 1
@@ -27,14 +28,18 @@ def main() -> int:
     parser.add_argument("target", help="the relabelled copy to write")
     parser.add_argument("--weight", type=float, default=1.0, help="share of the metric's within-condition "
                                                                   "spread added to the labels (default 1)")
+    parser.add_argument("--across", type=float, default=0.0,
+                        help="share of the way each condition's mean moves to the metric's (default 0: "
+                             "KADID's scale across conditions kept)")
     parser.add_argument("--metric", choices=METRICS, default="haarpsi", help="the content term's metric")
     arguments = parser.parse_args()
     from asna.data.content_labels import relabel
 
-    done = relabel(arguments.source, arguments.target, arguments.weight, arguments.metric)
-    print(f"{done.path}: {done.pairs} pairs in {done.conditions} conditions; label = condition mean + "
-          f"{arguments.weight:g} x ({done.slope:.3f} x {arguments.metric} + {done.offset:.3f} - its condition "
-          f"mean); mean change {done.mean_change:.3f}, mean within-condition sd {done.within_sd:.3f}")
+    done = relabel(arguments.source, arguments.target, arguments.weight, arguments.metric, arguments.across)
+    print(f"{done.path}: {done.pairs} pairs in {done.conditions} conditions; f = {done.slope:.3f} x "
+          f"{arguments.metric} + {done.offset:.3f}; label = condition mean + {arguments.weight:g} x (f - its "
+          f"condition mean) + {arguments.across:g} x (condition mean of f - condition mean); mean change "
+          f"{done.mean_change:.3f}, mean within-condition sd {done.within_sd:.3f}")
     return 0
 
 

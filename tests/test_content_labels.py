@@ -24,6 +24,11 @@ def test_a_condition_keeps_its_mean_and_its_pairs_follow_the_metric():
     assert half[0] - half[1] == pytest.approx(0.09 / 0.58)
     same, _, _ = content_aware(mos, quality, keys, weight=0.0)
     assert np.array_equal(same, mos)
+    fitted = 1.8 / 0.58 * (quality - 0.5) + 3
+    assert np.allclose(content_aware(mos, quality, keys, weight=1.0, across=1.0)[0], fitted)  # the metric itself
+    # across 0.5: each condition's mean moves half way to the metric's mean of it
+    moved, _, _ = content_aware(mos, quality, keys, weight=0.0, across=0.5)
+    assert moved[:3] == pytest.approx([(4.0 + fitted[:3].mean()) / 2] * 3)
 
 
 def test_conditions_come_from_the_names_and_a_name_without_one_is_refused():
@@ -52,6 +57,6 @@ def test_the_copy_changes_only_mos_and_y_and_keeps_the_standardisation(tmp_path)
         for level in (slice(0, 8, 2), slice(1, 8, 2)):  # each condition keeps its mean
             assert mos[level].mean() == pytest.approx(old["mos"][level].mean(), abs=1e-5)
         assert not np.allclose(mos, old["mos"][:])
-        assert new.attrs["labels"] == "content-aware: haarpsi, weight 1"
+        assert new.attrs["labels"] == "content-aware: haarpsi, weight 1, across 0"
     with pytest.raises(UserError, match="must not replace its source"):
         relabel(source, source)

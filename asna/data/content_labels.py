@@ -6,14 +6,18 @@ one blur hurts a textured crop more than a flat one. This module writes a copy
 of a prepared file whose labels keep each condition's mean and add a
 within-condition term taken from a hand-crafted metric:
 
-``label = condition mean + weight * (f(q) - mean of f(q) over the condition)``
+``label = condition mean + weight * (f(q) - mean of f(q) over the condition)
++ across * (mean of f(q) over the condition - condition mean)``
 
 where ``q`` is the metric of the pair (HaarPSI by default, or -GMSD) and
 ``f(q) = a q + b`` its least-squares fit to the labels over the whole file, so
 the term is in score units. ``weight`` 0 gives the original labels; 1 gives
-the metric's whole within-condition spread. A condition's mean label, and so
-the scale across types, is unchanged exactly; labels are not clipped (a clip
-at the top of the scale would lower the best condition's mean). Only ``mos`` and the standardised ``y`` change, with the file's own
+the metric's whole within-condition spread. With ``across`` 0 (the default) a
+condition's mean label, and so the scale across types, is unchanged exactly;
+``across`` moves each condition's mean that share of the way to where the
+metric puts it (``weight`` 1 and ``across`` 1: the label is the fitted metric).
+Labels are not clipped (a clip at the top of the scale would lower the best
+condition's mean). Only ``mos`` and the standardised ``y`` change, with the file's own
 standardisation, so a model trained on the copy maps back to the same scale.
 """
 
@@ -56,7 +60,7 @@ def condition_keys(names: list[str]) -> list[str]:
     return keys
 
 
-def content_aware(mos: np.ndarray, quality: np.ndarray, keys: list[str], weight: float
+def content_aware(mos: np.ndarray, quality: np.ndarray, keys: list[str], weight: float, across: float = 0.0
                   ) -> tuple[np.ndarray, float, float]:
     """The new labels, and the fit ``a, b`` of ``quality`` to ``mos`` (higher quality = better)."""
     mos = np.asarray(mos, np.float64)
@@ -68,7 +72,8 @@ def content_aware(mos: np.ndarray, quality: np.ndarray, keys: list[str], weight:
     groups = np.asarray(keys, dtype=object)
     for key in set(keys):
         chosen = groups == key
-        labels[chosen] += weight * (fitted[chosen] - fitted[chosen].mean())
+        centre = fitted[chosen].mean()
+        labels[chosen] += weight * (fitted[chosen] - centre) + across * (centre - mos[chosen].mean())
     return labels, float(slope), float(offset)
 
 
@@ -86,8 +91,8 @@ def pair_quality(path: Path, metric: str, batch_size: int = 256) -> np.ndarray:
     return np.concatenate(values)
 
 
-def relabel(source: str | Path, target: str | Path, weight: float = 1.0, metric: str = "haarpsi"
-            ) -> Relabelled:
+def relabel(source: str | Path, target: str | Path, weight: float = 1.0, metric: str = "haarpsi",
+            across: float = 0.0) -> Relabelled:
     """Copy ``source`` to ``target`` with content-aware labels (see the module's doc)."""
     import h5py
 
@@ -104,7 +109,7 @@ def relabel(source: str | Path, target: str | Path, weight: float = 1.0, metric:
         sources = decode_strings(handle["source"][:])
         scale = read_standardization(handle)
     keys = condition_keys(names)
-    labels, slope, offset = content_aware(mos, pair_quality(source, metric), keys, weight)
+    labels, slope, offset = content_aware(mos, pair_quality(source, metric), keys, weight, across)
     mean = np.array([scale[s][0] for s in sources])
     std = np.array([scale[s][1] for s in sources])
     partial = target.with_name(f".{target.name}.partial")
@@ -112,7 +117,7 @@ def relabel(source: str | Path, target: str | Path, weight: float = 1.0, metric:
     with h5py.File(partial, "r+") as handle:
         handle["mos"][:] = labels.astype(np.float32)
         handle["y"][:] = ((labels - mean) / std).astype(np.float32)
-        handle.attrs["labels"] = f"content-aware: {metric}, weight {weight:g}"
+        handle.attrs["labels"] = f"content-aware: {metric}, weight {weight:g}, across {across:g}"
     partial.replace(target)
     groups = np.asarray(keys, dtype=object)
     within = float(np.mean([labels[groups == key].std() for key in set(keys)]))
