@@ -55,6 +55,7 @@ def rated_folder(root, style: str):
                 cv2.imwrite(str(root / "Dis" / name), distort(image, kind, strength))
                 lines.append(f"{name},{-10.0 * strength - rng.uniform(0, 1):.3f}")
     (root / "labels.txt").write_text("\n".join(lines) + "\n")
+    (root / "COPYRIGHT.txt").write_text("the notice that travels with the labels\n")
     return root
 
 
@@ -125,6 +126,8 @@ def test_a_finished_study_gains_live_dev_without_training_and_its_summary_shows_
                         "study", live_dev=str(folder)).read_text()
     metrics = json.loads((out / "float32_seed0" / "metrics.json").read_text())
     assert metrics["sets"] == ["test", "live_dev"] and list(metrics["live_dev"]["by_type"]) == ["gblur", "jpeg", "wn"]
+    assert (out / "float32_seed0" / "live_dev_COPYRIGHT.txt").read_text() == "the notice that travels with the labels\n"
+    assert (out / "float32_seed0" / "live_dev_predictions.csv").is_file()  # the labels' copy, beside its notice
     assert (data_dir / ".classic_scores" / "rated.json").is_file()  # the cache is not written beside the folder
     assert not (tmp_path / ".classic_scores").exists()
     table = pd.read_csv(out / "results.csv")

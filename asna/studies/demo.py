@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ from asna.evaluation import DEFAULT_FIT
 from asna.evaluation.per_type import wins_line
 from asna.evaluation.report import BY_TYPE, METHODS, SHORT_NAMES
 
+COPYRIGHT = "COPYRIGHT.txt"  # a rated folder's notice, copied beside every file that copies its labels
 
 
 def add_demo_arguments(parser) -> None:
@@ -158,6 +160,10 @@ class ReportedSet:
 
         folder = (None, None, None) if self.folder is None else (
             str(self.folder / "Ref"), str(self.folder / "Dis"), str(self.folder / "labels.txt"))
+        notice = None if self.folder is None else self.folder / COPYRIGHT
+        if notice is not None and notice.is_file():  # the per-pair CSV copies the labels: the notice goes too
+            out.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(notice, out / f"{prefix}{COPYRIGHT}")
         return run_dataset(None if self.data is None else str(self.data), *folder, [str(model)], "none",
                            self.fit, None, 64, None, str(out / f"{prefix}scatter.png"),
                            str(out / f"{prefix}predictions.csv"), type_plot=str(out / f"{prefix}types.png"),
