@@ -144,3 +144,15 @@ def test_a_finished_study_gains_live_dev_without_training_and_its_summary_shows_
     run_study(str(data_dir), str(out), "configs/attention_synthetic.txt", 32, 4, 2, ["float32"], [], "study",
               live_dev=str(folder))
     assert (out / "float32_seed0" / "metrics.json").stat().st_mtime_ns == mtime  # scored once, then kept
+
+
+def test_the_demo_reports_live_dev_last_as_a_folder_with_named_types(tmp_path):
+    from asna.studies.demo import reported_sets
+
+    folder = rated_folder(tmp_path / "rated", "live")
+    assert list(reported_sets(tmp_path / "data")) == ["test", "xtest", "full"]  # no folder: as before
+    chosen = reported_sets(tmp_path / "data", folder)["live_dev"]
+    assert list(reported_sets(tmp_path / "data", folder)) == ["test", "xtest", "full", "live_dev"]
+    assert chosen.folder == folder and chosen.fit == "tile" and chosen.type_names is None
+    assert chosen.classic_cache() == tmp_path / "data" / ".classic_scores" / "rated.json"
+    assert chosen.photographs() is None
