@@ -137,7 +137,8 @@ def model_card(runs: list[SeedRun], chosen: SeedRun, check: list[str], command: 
              f"Command: `{command}` (three training seeds, then `python ship_model.py`). "
              f"Shipped: training seed {chosen.seed}, the best validation SRCC ({chosen.val_srcc:.4f}) of the "
              f"{len(runs)} seeds; the choice never looked at test figures.", "",
-             "Shipping check (mean SRCC over the seeds against the strongest simple formulas):", "",
+             "Shipping check (mean SRCC over the seeds against the strongest simple formulas; on live_dev "
+             "against the model it replaced):", "",
              *[f"* {line}" for line in check], ""]
     if forced:
         lines += ["**Shipped with --force: the check above did not pass.**", ""]
