@@ -35,7 +35,8 @@ def main() -> int:
     from asna.studies.demo import run_demo
 
     run_demo(arguments.data_dir, arguments.out, arguments.config, arguments.image_size,
-             arguments.crops_per_image, arguments.seed, arguments.overrides, arguments.train_crops_per_image)
+             arguments.crops_per_image, arguments.seed, arguments.overrides, arguments.train_crops_per_image,
+             live_dev=arguments.live_dev)
     return 0
 
 

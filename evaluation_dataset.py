@@ -5,7 +5,8 @@ GMSD is a distortion (lower = better): its row, -gmsd, gives the figures of
 -GMSD so that every method correlates positively with a MOS. A file that mixes
 sources (e.g. pieapp and tid2013) also gets each source's figures. Then every
 method's SRCC per distortion type (the type stored in the HDF5 file, or for
-folders the name's <ref>_<type>_<level>), best of each row in brackets.
+folders the name's <ref>_<type>_<level>, or a named type: L01_gblur_img7.png,
+1600.AWGN.1.png), best of each row in brackets.
 The set is a prepared HDF5 file (--data; compared with its raw mos) or a
 challenge-style folder with a name,score label file. Model scores are mapped
 back to the dataset's scale with their sidecar standardisation (for --data

@@ -2,8 +2,9 @@
 
 `make model` runs the study (benchmarks/demo_seeds.py with configs/attention_built_in.txt, three
 seeds) and then this script. It refuses, naming the sets, unless the mean SRCC over the seeds beats
--GMSD and HaarPSI on every set the study reports (test, xtest, full); --force ships anyway and says
-so on the model card. Writes models/asna_built_in.keras, its .json sidecar and models/README.md.
+-GMSD and HaarPSI on every built-in set the study reports (test, xtest, full) and, when the study
+reports live_dev (people's ratings), the model shipped now on that folder; --force ships anyway and
+says so on the model card. Writes models/asna_built_in.keras, its .json sidecar and models/README.md.
 """
 
 import argparse
@@ -26,11 +27,14 @@ def main() -> int:
     parser.add_argument("--study", default="runs/built_in_seeds", help="seed study folder (default runs/built_in_seeds)")
     parser.add_argument("--out", default="models", help="where the model and its card go (default models)")
     parser.add_argument("--command", default=MAKE_MODEL, help="the training command the card names")
+    parser.add_argument("--live-dev", default=None, metavar="DIR",
+                        help="the human-rated folder to score the shipped model on; 'none' skips it "
+                             "(default: $ASNA_LIVE_DEV, else ../shared/real/live_dev when it is there)")
     parser.add_argument("--force", action="store_true", help="ship even when the check fails (the card says so)")
     arguments = parser.parse_args()
     from asna.studies.shipping import ship
 
-    ship(Path(arguments.study), Path(arguments.out), arguments.command, arguments.force)
+    ship(Path(arguments.study), Path(arguments.out), arguments.command, arguments.force, arguments.live_dev)
     return 0
 
 

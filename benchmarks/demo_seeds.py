@@ -3,7 +3,8 @@
 Trains the demo's attention network once per (precision, seed) on the same
 built-in set (made or reused in --data-dir), each run in OUT/<precision>_seed<k>/,
 and writes OUT/results.csv (a row per run: SRCC and PLCC on test, xtest and full,
-the test photographs at their own resolution) and OUT/summary.md (mean ± sd per
+the test photographs at their own resolution, and live_dev, people's ratings of
+LIVE photographs, when that folder is there) and OUT/summary.md (mean ± sd per
 precision beside PSNR, SSIM, MS-SSIM, -GMSD and HaarPSI, then per distortion
 type; runs made before a set existed leave its cells empty). Runs already finished
 (their metrics.json exists) are kept, so an interrupted study resumes.
@@ -45,7 +46,8 @@ def main() -> int:
 
     run_study(arguments.data_dir, arguments.out, arguments.config, arguments.image_size,
               arguments.crops_per_image, arguments.seeds, arguments.precisions, arguments.overrides,
-              "python " + " ".join(["benchmarks/demo_seeds.py", *sys.argv[1:]]), arguments.train_crops_per_image)
+              "python " + " ".join(["benchmarks/demo_seeds.py", *sys.argv[1:]]), arguments.train_crops_per_image,
+              live_dev=arguments.live_dev)
     return 0
 
 

@@ -42,6 +42,13 @@ def error_lines(result: subprocess.CompletedProcess) -> list[str]:
             if line.strip() and not line.startswith(noise)]
 
 
+@pytest.fixture(autouse=True)
+def no_human_rated_folder(monkeypatch) -> None:
+    """Tests never read the human-rated development folder a machine may have beside the repository;
+    those that want one make a tiny folder and name it."""
+    monkeypatch.setenv("ASNA_LIVE_DEV", "none")
+
+
 @pytest.fixture
 def repo_root() -> Path:
     return REPO_ROOT

@@ -446,7 +446,8 @@ def test_folder_names_without_types_give_one_line(workspace, script_runs, tmp_pa
                                 type_plot=str(tmp_path / "types.png"))
     out = capsys.readouterr().out
     assert "by_type" not in blocks and not (tmp_path / "types.png").exists()
-    assert "no per-type figures: A0002_01.bmp does not follow <ref>_<type>_<level>.<ext> (nor do 2 other names)" in out
+    assert ("no per-type figures: A0002_01.bmp follows none of <ref>_<type>_<level>.<ext>, "
+            "<ref>_<named type>_<name>.<ext> or <ref>.<named type>.<level>.<ext> (nor do 2 other names)") in out
     assert f"{tmp_path / 'types.png'} not written: no per-type figures" in out
 
 

@@ -46,7 +46,8 @@ def test_folder_names_give_types_and_names_or_one_line():
     assert per_type.folder_types(["A0001_10_03.bmp"]).names == {"10": None}  # ids only without --type-names
     odd = per_type.folder_types(["A0001_10_03.bmp", "A0001.bmp", "B.png"], "kadid")
     assert not odd.any and odd.keys == ["", "", ""]
-    assert odd.note == ("no per-type figures: A0001.bmp does not follow <ref>_<type>_<level>.<ext> "
+    assert odd.note == ("no per-type figures: A0001.bmp follows none of <ref>_<type>_<level>.<ext>, "
+                        "<ref>_<named type>_<name>.<ext> or <ref>.<named type>.<level>.<ext> "
                         "(nor do 1 other names)")
     assert per_type.folder_types(["i01_08_1.bmp"], "tid2013").names == {"8": "Gaussian blur"}
 

@@ -269,6 +269,9 @@ def test_the_benchmark_pools_one_tile_pass_every_way(models, tmp_path, capsys):
     assert set(result["methods"]) == {"tile/mean", "tile/worst", "tile/structure", "whole"}
     assert result["pairs"] == 4 and result["tiles"] == 4 * 6 and result["best_pool"] in POOL_METHODS
     assert json.loads((tmp_path / "p.json").read_text())["methods"] == result["methods"]
+    # the names carry type 1: every column's SRCC over that type's pairs, here all of them
+    assert list(result["by_type"]) == ["1"] and result["by_type"]["1"]["pairs"] == 4
+    assert result["by_type"]["1"]["whole"] == pytest.approx(result["methods"]["whole"]["srcc"])
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["tiles"] == 24
     quality = scoring.QualityScorer.from_paths([models["pooled"]])
     pairs, truth = pooling_benchmark.folder_pairs(tmp_path / "val")

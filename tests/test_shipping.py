@@ -81,3 +81,33 @@ def test_the_script_refuses_an_empty_study_in_one_line(tmp_path):
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: {tmp_path}: no finished runs")
     assert not (tmp_path / "models").exists()
+
+
+def test_on_live_dev_the_bar_is_the_shipped_model_and_the_rivals_are_only_shown(study):
+    for seed, live in enumerate((0.93, 0.95, 0.94)):  # mean 0.94, below -GMSD's 0.97: not required
+        metrics = study / f"auto_seed{seed}" / "metrics.json"
+        report = json.loads(metrics.read_text())
+        report.update(sets=[*SETS, "live_dev"], live_dev=blocks(live, gmsd=0.97, haarpsi=0.98))
+        metrics.write_text(json.dumps(report))
+    runs = read_study(study)
+    passed, lines = shipping_check(runs, {"live_dev": 0.92})
+    assert passed and lines[3] == ("live_dev: network 0.9400 (mean of 3), -GMSD 0.9700, HaarPSI 0.9800, "
+                                   "shipped model 0.9200 -> above the shipped model")
+    passed, lines = shipping_check(runs, {"live_dev": 0.945})
+    assert not passed and lines[3].endswith("shipped model 0.9450 -> NOT above the shipped model")
+    passed, lines = shipping_check(runs)  # no shipped model scored: reported, not checked
+    assert passed and lines[3].endswith("-> reported (no shipped model scored here to compare)")
+
+
+def test_the_card_describes_live_dev_when_the_study_reports_it(study, tmp_path):
+    for seed in range(3):
+        metrics = study / f"auto_seed{seed}" / "metrics.json"
+        report = json.loads(metrics.read_text())
+        report.update(sets=[*SETS, "live_dev"], live_dev=blocks(0.9))
+        metrics.write_text(json.dumps(report))
+    card = (tmp_path / "models" / "README.md")
+    ship(study, tmp_path / "models", "make model", live_dev="none")  # no folder: no shipped model scored
+    text = card.read_text()
+    assert "| live_dev | 0.9000 | 0.9000 ± 0.0000 | 0.8000 | 0.8200 |" in text
+    assert "live_dev: people's ratings (minus DMOS) of LIVE photographs" in text
+    assert "### live_dev, per distortion type (this seed)" in text

@@ -4,7 +4,9 @@ The NTIRE 2021 (PIPAL) layout, also what the built-in set exports:
 
 * ``Ref/A0001.bmp`` — references;
 * ``Dis/A0001_10_03.bmp`` — distorted images; the reference is the name's part
-  before the first ``_`` with any image extension, matched ignoring case;
+  before the first ``_`` with any image extension, matched ignoring case (a name
+  without ``_`` of at least four dotted parts, CSIQ's ``1600.AWGN.1.png``, is
+  matched by its part before the first ``.``);
 * a label file of ``name,score`` lines (``A0001_10_03.bmp,1503.2``).
 
 Only files with an image extension are images; anything else in the folders
@@ -50,8 +52,11 @@ def image_files(folder: Path) -> list[Path]:
 
 
 def reference_stem(distorted_name: str) -> str:
-    """``A0001`` of ``A0001_10_03.bmp``."""
-    return distorted_name.split("_", 1)[0] if "_" in distorted_name else ""
+    """``A0001`` of ``A0001_10_03.bmp``; ``1600`` of a dotted name ``1600.AWGN.1.png`` (CSIQ's layout)."""
+    if "_" in distorted_name:
+        return distorted_name.split("_", 1)[0]
+    parts = distorted_name.split(".")
+    return parts[0] if len(parts) >= 4 else ""
 
 
 def reference_index(ref_dir: Path) -> dict[str, Path]:
@@ -76,7 +81,8 @@ def match_pairs(ref_dir: str | os.PathLike, dis_dir: str | os.PathLike) -> list[
     for path in distorted:
         stem = reference_stem(path.name)
         if not stem:
-            raise UserError(f"{path}: name does not start with a reference id and '_' (A0001_10_03.bmp)")
+            raise UserError(f"{path}: name does not start with a reference id and '_' (A0001_10_03.bmp) "
+                            f"or '.' (1600.AWGN.1.png)")
         if stem.lower() not in references:
             raise UserError(f"{path}: its reference {stem}.<image extension> is missing in {ref_dir}")
         pairs.append(FolderPair(path.name, references[stem.lower()], path))

@@ -9,9 +9,14 @@ Where a pair's type comes from:
 * prepared HDF5 files: the stored ``dist_type`` (layout version 2; version 1
   files fall back to the name, :func:`asna.data.layout.read_dist_types`);
   PieAPP pairs have none and are left out;
-* challenge folders: the distorted image's name ``<ref>_<type>_<level>.<ext>``
-  (``A0001_10_03.bmp`` -> type 10). If a name does not follow the pattern the
-  folder gets no per-type figures, and one line says so.
+* challenge folders: the distorted image's name, :func:`folder_type`: a
+  numbered type ``<ref>_<type>_<level>.<ext>`` (``A0001_10_03.bmp`` -> type
+  10), or a named one, as human-rated sets name their files:
+  ``<ref>_<type>_<rest>.<ext>`` with a type of letters (LIVE-style
+  ``L01_gblur_img7.png`` -> ``gblur``; the rest is the set's own file name,
+  not a level) or ``<ref>.<type>.<level>.<ext>`` (CSIQ-style
+  ``1600.AWGN.1.png`` -> ``AWGN``). If a name follows none of these the folder
+  gets no per-type figures, and one line says so.
 
 Types are keyed by their id (``"10"``); in a file that mixes sources by
 ``source/id`` (``tid2013/8``), since one number means different types in
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -42,6 +48,9 @@ BY_TYPE = "by_type"
 NAMINGS = ("kadid", "tid2008", "tid2013")  # sets whose type ids have names
 SOURCE_NAMING = {"synthetic": "kadid", "tid2008": "tid2008", "tid2013": "tid2013"}
 PATTERN = "<ref>_<type>_<level>.<ext>"
+PATTERNS = f"{PATTERN}, <ref>_<named type>_<name>.<ext> or <ref>.<named type>.<level>.<ext>"
+NAMED_UNDERSCORE = re.compile(r"^[^_]+_(?P<type>[A-Za-z][A-Za-z0-9]*)_[^.]+\.[A-Za-z0-9]+$")
+NAMED_DOTS = re.compile(r"^[^._]+\.(?P<type>[A-Za-z][A-Za-z0-9]*)\.\d+\.[A-Za-z0-9]+$")
 NAME_WIDTH = 30  # type column of the text table
 
 
@@ -78,14 +87,29 @@ def _name_of(type_id: str, names: dict[int, str]) -> str | None:
     return names.get(int(type_id)) if type_id.isdigit() else None
 
 
+def folder_type(name: str) -> str:
+    """A folder image's type key from its name: a numbered type, else a named one; ``""`` for neither.
+
+    Numbered (``A0001_10_03.bmp`` -> ``"10"``) comes first, so the built-in
+    set's exports and TID keep their ids. Named types are kept as written
+    (``L01_gblur_img7.png`` -> ``"gblur"``, ``1600.AWGN.1.png`` -> ``"AWGN"``):
+    human-rated sets name a type but give no level a model could learn from.
+    """
+    numbered = type_from_name(name)
+    if numbered:
+        return numbered
+    match = NAMED_UNDERSCORE.match(name) or NAMED_DOTS.match(name)
+    return match["type"] if match else ""
+
+
 def folder_types(names: Sequence[str], naming: str | None = None) -> PairTypes:
-    """Types from file names ``<ref>_<type>_<level>.<ext>``; none at all when a name does not follow it."""
-    keys = [type_from_name(name) for name in names]
+    """Types from file names (:func:`folder_type`); none at all when a name follows no pattern."""
+    keys = [folder_type(name) for name in names]
     odd = [name for name, key in zip(names, keys) if not key]
     if odd:
         more = f" (nor do {len(odd) - 1} other names)" if len(odd) > 1 else ""
         return PairTypes([""] * len(names), {},
-                         f"no per-type figures: {odd[0]} does not follow {PATTERN}{more}")
+                         f"no per-type figures: {odd[0]} follows none of {PATTERNS}{more}")
     table = type_names(naming)
     return PairTypes(keys, {key: _name_of(key, table) for key in set(keys)})
 

@@ -11,7 +11,10 @@ implementation), on the test photographs at their own resolution (``full``:
 the ``full_test/`` folder, second implementation, scored as a user's folder is by
 default: tiles of the network's size, pooled by the worse half) and, as a user
 would score challenge images, from the test pairs exported as a folder through
-the NTIRE scoring path.
+the NTIRE scoring path. When the human-rated development folder is there
+(``asna.data.human_rated``: LIVE photographs rated by people), it is reported
+as ``live_dev`` beside the rest, scored like ``full``; when it is not, one line
+says so and the other sets are reported as before.
 
 The labelled sets it reports are a dict by name (:func:`reported_sets`): each
 gets the full report (every method's figures, pooled and per distortion type),
@@ -23,7 +26,9 @@ the network gets most wrong, with their quality maps), and a place in
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +42,7 @@ from asna.evaluation import DEFAULT_FIT
 from asna.evaluation.per_type import wins_line
 from asna.evaluation.report import BY_TYPE, METHODS, SHORT_NAMES
 
+COPYRIGHT = "COPYRIGHT.txt"  # a rated folder's notice, copied beside every file that copies its labels
 
 
 def add_demo_arguments(parser) -> None:
@@ -48,6 +54,9 @@ def add_demo_arguments(parser) -> None:
                         help="reference crops per validation/test photograph")
     parser.add_argument("--train-crops-per-image", type=int, default=None,
                         help="reference crops per training photograph (default: 4 x --crops-per-image)")
+    parser.add_argument("--live-dev", default=None, metavar="DIR",
+                        help="the human-rated development folder (Ref/, Dis/, labels.txt); 'none' skips it "
+                             "(default: $ASNA_LIVE_DEV, else ../shared/real/live_dev when it is there)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a training config value (repeatable)")
 
@@ -145,6 +154,7 @@ class ReportedSet:
     folder: Path | None = None
     fit: str = "center"  # how images other than the network's size are fed in (photographs: auto, whole or tile)
     type_names: str | None = "kadid"  # whose type ids a folder's names carry
+    cache_dir: Path | None = None  # where its classic scores are kept, when not beside it (a shared folder)
 
     def report(self, model: Path, out: Path, prefix: str) -> dict:
         """The set's report; ``<prefix>predictions.csv``, ``<prefix>scatter.png``, ``<prefix>types.png`` and
@@ -153,6 +163,10 @@ class ReportedSet:
 
         folder = (None, None, None) if self.folder is None else (
             str(self.folder / "Ref"), str(self.folder / "Dis"), str(self.folder / "labels.txt"))
+        notice = None if self.folder is None else self.folder / COPYRIGHT
+        if notice is not None and notice.is_file():  # the per-pair CSV copies the labels: the notice goes too
+            out.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(notice, out / f"{prefix}{COPYRIGHT}")
         return run_dataset(None if self.data is None else str(self.data), *folder, [str(model)], "none",
                            self.fit, None, 64, None, str(out / f"{prefix}scatter.png"),
                            str(out / f"{prefix}predictions.csv"), type_plot=str(out / f"{prefix}types.png"),
@@ -162,7 +176,7 @@ class ReportedSet:
     def classic_cache(self) -> Path:
         """Where the set's classic scores are kept between runs: beside the set, in the data folder."""
         where = self.data if self.data is not None else self.folder
-        return where.parent / ".classic_scores" / f"{where.name}.json"
+        return (self.cache_dir or where.parent / ".classic_scores") / f"{where.name}.json"
 
     def photographs(self) -> list[str] | None:
         """The photographs an HDF5 file's references were cut from, or a full-resolution folder holds
@@ -173,14 +187,23 @@ class ReportedSet:
         return folder_photographs(self.folder) if self.data is None else file_photographs(self.data)
 
 
-def reported_sets(data_dir: Path) -> dict[str, ReportedSet]:
-    """The labelled sets the demo reports, by name; the first is ``metrics.json``'s top level."""
+def reported_sets(data_dir: Path, live_dev: Path | None = None) -> dict[str, ReportedSet]:
+    """The labelled sets the demo reports, by name; the first is ``metrics.json``'s top level.
+
+    ``live_dev``: the human-rated folder, reported last under that name (its
+    named types, ``gblur``, ``jpeg``, ``wn``, come from its file names).
+    """
     files = data_files(data_dir)
+    human = {} if live_dev is None else {
+        "live_dev": ReportedSet("the human-rated development folder (LIVE photographs, people's scores)",
+                                folder=live_dev, fit=DEFAULT_FIT, type_names=None,
+                                cache_dir=data_dir / ".classic_scores")}
     return {"test": ReportedSet("the test photographs beside the classic metrics", data=files["test"]),
             "xtest": ReportedSet("the cross-test set (test photographs, a second implementation of the "
                                  "distortions)", data=files["xtest"]),
             "full": ReportedSet("the test photographs at their own resolution (second implementation, "
-                                "scored as a folder)", folder=data_dir / "full_test", fit=DEFAULT_FIT)}
+                                "scored as a folder)", folder=data_dir / "full_test", fit=DEFAULT_FIT),
+            **human}
 
 
 def set_reports(metrics_json: dict) -> dict[str, dict]:
@@ -193,6 +216,33 @@ def set_reports(metrics_json: dict) -> dict[str, dict]:
     names = metrics_json.get("sets", [main, "xtest"])
     return {name: metrics_json if name == main else metrics_json[name]
             for name in names if name == main or name in metrics_json}
+
+
+def add_missing_sets(run_dir: Path, data_dir: Path, live_dev: Path | None = None) -> list[str]:
+    """Report a finished run on the folder sets its ``metrics.json`` lacks (a set added after it ran,
+    such as ``live_dev``), and write them into it; returns their names.
+
+    Only folder sets whose folder is there are added, and only when the run's
+    model is: a study made before a set existed gains its figures without
+    training again.
+    """
+    from asna.evaluation.report import write_json
+
+    metrics_path, model = run_dir / "metrics.json", run_dir / "model.keras"
+    metrics_json = json.loads(metrics_path.read_text())
+    have = set_reports(metrics_json)
+    missing = {name: labelled for name, labelled in reported_sets(data_dir, live_dev).items()
+               if name not in have and labelled.folder is not None and labelled.folder.is_dir()}
+    if not missing or not model.is_file():
+        return []
+    for name, labelled in missing.items():
+        step(f"{run_dir}: adding {labelled.title}")
+        metrics_json[name] = {**labelled.report(model, run_dir, f"{name}_"),
+                              "photographs": labelled.photographs()}
+    metrics_json["sets"] = [*have, *missing]
+    metrics_json.setdefault("split", next(iter(have)))
+    write_json(metrics_path, metrics_json)
+    return list(missing)
 
 
 def srcc_of(numbers: dict) -> float:
@@ -240,18 +290,23 @@ def train_or_continue(config, keep_run: bool) -> Path:
 
 def run_demo(data_dir: str, out_dir: str, config_path: str, image_size: int, crops_per_image: int,
              seed: int, overrides: list[str], train_crops_per_image: int | None = None,
-             keep_run: bool = False) -> dict:
+             keep_run: bool = False, live_dev: str | None = None) -> dict:
     """Every step of ``make demo``; returns the metrics report (test, with the other sets beside it).
 
     ``metrics.json`` is written last, so its presence means the run finished.
     ``keep_run`` continues a training run already in ``out_dir`` instead of
-    starting it again (:func:`train_or_continue`).
+    starting it again (:func:`train_or_continue`); ``live_dev``: the
+    ``--live-dev`` option (:func:`asna.data.human_rated.live_dev_folder`).
     """
+    from asna.data.human_rated import live_dev_folder
     from asna.evaluation.report import write_json
 
     started = time.perf_counter()
     out = Path(out_dir)
-    sets = reported_sets(Path(data_dir))
+    human, note = live_dev_folder(live_dev)
+    if note:
+        print(note)
+    sets = reported_sets(Path(data_dir), human)
     total = len(sets) + 3
     step(f"1/{total} built-in data set ({image_size} x {image_size}) in {data_dir}")
     files = build_data(Path(data_dir), image_size, crops_per_image, seed, train_crops_per_image)

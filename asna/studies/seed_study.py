@@ -4,7 +4,8 @@ One demo run is one draw: its test SRCC moves by a few hundredths with the
 training seed. ``run_study`` trains the demo's network once per (precision,
 seed) on the same built-in set, keeps each run's ``metrics.json``, and
 summarises mean ± sd of the figures on every labelled set the demo reports
-(``asna.studies.demo.reported_sets``: test, xtest, ...) beside the hand-crafted
+(``asna.studies.demo.reported_sets``: test, xtest, full and, when the
+human-rated folder is there, ``live_dev``) beside the hand-crafted
 baselines (which do not depend on the seed), pooled and per distortion type.
 A run whose ``metrics.json`` is already there is not trained again, so an
 interrupted study resumes; the results table is rewritten atomically after
@@ -146,19 +147,27 @@ def plot_type_means(path: Path, name: str, runs: Sequence[tuple[str, dict[str, d
 
 def run_study(data_dir: str, out_dir: str, config_path: str, image_size: int, crops_per_image: int,
               seeds: int, precisions: Sequence[str], overrides: Sequence[str], command: str,
-              train_crops_per_image: int | None = None) -> Path:
+              train_crops_per_image: int | None = None, live_dev: str | None = None) -> Path:
     """Run the demo for every (precision, seed) not yet done; returns the summary's path.
 
+    ``live_dev``: the ``--live-dev`` option; the human-rated folder, when found,
+    is a set of every run's report like the others (its baselines included).
+
     A seed killed part-way continues where it stopped (its training resumed, or
-    only its evaluation run again).
+    only its evaluation run again). A finished run that lacks ``live_dev`` is
+    scored on it and its ``metrics.json`` completed, without training again.
     """
     import pandas as pd
 
-    from asna.studies.demo import run_demo, set_reports
+    from asna.data.human_rated import live_dev_folder
+    from asna.studies.demo import add_missing_sets, run_demo, set_reports
 
     if seeds < 1 or not precisions:
         raise UserError(f"--seeds {seeds} --precisions {','.join(precisions)}: need at least one of each")
     out = Path(out_dir)
+    human, note = live_dev_folder(live_dev)
+    if note:
+        print(note)
     rows, runs, sets = [], [], {}
     for precision in precisions:
         for seed in range(seeds):
@@ -168,10 +177,12 @@ def run_study(data_dir: str, out_dir: str, config_path: str, image_size: int, cr
                 print(f"\n##### {precision}, training seed {seed} -> {run_dir}", flush=True)
                 run_demo(data_dir, str(run_dir), config_path, image_size, crops_per_image, 0,
                          [*overrides, f"training.precision={precision}", f"training.seed={seed}"],
-                         train_crops_per_image, keep_run=True)
+                         train_crops_per_image, keep_run=True, live_dev=live_dev)
                 minutes = (time.perf_counter() - started) / 60
                 if not (run_dir / "minutes.txt").exists():  # an evaluation run again keeps its training's time
                     atomic_write(run_dir / "minutes.txt", lambda t, m=minutes: t.write_text(f"{m:.2f}\n"))
+            elif human is not None:
+                add_missing_sets(run_dir, Path(data_dir), human)
             minutes_file = run_dir / "minutes.txt"
             minutes = float(minutes_file.read_text()) if minutes_file.exists() else float("nan")
             reports = set_reports(json.loads((run_dir / "metrics.json").read_text()))

@@ -6,7 +6,9 @@ scores and its reference tiles' structure, and pools them with every method of
 ``POOL_METHODS``; so the figures differ by the pooling alone, never by a second
 run's numerics. A free-size model also gets ``whole`` (the image in one
 piece, a second pass), the fit ``auto`` gives it. ``--classic`` adds -GMSD and
-HaarPSI of the same pairs, the baselines to beat at full resolution.
+HaarPSI of the same pairs, the baselines to beat at full resolution. When the
+folder's names carry types (``asna.evaluation.per_type.folder_type``: numbered,
+or named like LIVE's ``gblur``), every column's SRCC per type follows.
 ``DEFAULT_POOL`` is chosen from this benchmark on the full-resolution
 validation folder.
 """
@@ -74,6 +76,14 @@ def correlations(truth: np.ndarray, columns: dict[str, np.ndarray]) -> dict[str,
             for name, values in columns.items()}
 
 
+def type_figures(pairs: Sequence, truth: np.ndarray, columns: dict[str, np.ndarray]) -> dict[str, dict]:
+    """Every column's SRCC per distortion type, from the names; empty when the names carry no type."""
+    from asna.evaluation.per_type import folder_types, type_blocks
+
+    types = folder_types([pair.name for pair in pairs])
+    return type_blocks(truth, columns, types) if types.any else {}
+
+
 def best_pool(rows: dict[str, dict[str, float]]) -> str:
     """The pooling method with the highest SRCC + PLCC (the challenge's main score)."""
     return max(POOL_METHODS, key=lambda method: rows[method]["srcc"] + rows[method]["plcc"])
@@ -110,11 +120,16 @@ def run(model: str, folder: str, tta: str = "none", batch_size: int = 16, whole:
     if classic:
         columns.update(classic_columns(pairs))
     rows = correlations(truth, columns)
+    by_type = type_figures(pairs, truth, columns)
     result = {"folder": str(folder), "model": str(model), "tta": tta, "pairs": len(pairs), "tiles": tiles,
-              "methods": rows,
+              "methods": rows, "by_type": by_type,
               "best_pool": best_pool({method: rows[f"tile/{method}"] for method in POOL_METHODS})}
     print(f"{folder}: {len(pairs)} pairs, {tiles} tiles of {scorer.image_size} px, TTA {tta}")
     print(format_rows(rows))
+    if by_type:
+        from asna.evaluation.per_type import format_type_table
+
+        print(format_type_table(by_type, {}))
     print(f"best tile pooling (SRCC + PLCC): {result['best_pool']}")
     if json_path:
         print(f"wrote {write_json(json_path, result)}")
