@@ -53,27 +53,35 @@ def saved_epochs(folder: Path) -> int:
     return json.loads(state.read_text())["epochs"] if state.exists() else 0
 
 
-def kill_during_a_write(command: list[str], folder: Path, after_epochs: int, name: str = ".*.partial*",
-                        timeout: float = 120) -> bool:
-    """Start ``command``; once ``after_epochs`` epochs are saved, SIGKILL it the moment a
-    temporary file matching ``name`` appears in ``folder`` or its ``backup/``. Returns whether it
-    was killed that way (False: it finished first, the writes too quick to be seen)."""
+def signal_once(command: list[str], ready, signal_number: int, timeout: float = 120) -> int | None:
+    """Start ``command`` and send it ``signal_number`` the moment ``ready()`` is true; its exit code,
+    or None when it finished (or the time ran out) before that was seen."""
     process = subprocess.Popen(command, cwd=REPO_ROOT, env=ENVIRONMENT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
     try:
         while process.poll() is None and time.monotonic() < deadline:
-            if folder.exists() and saved_epochs(folder) >= after_epochs and \
-                    (list(folder.glob(name)) or list(folder.glob(f"backup/{name}"))):
-                process.send_signal(signal.SIGKILL)
-                process.wait()
-                return True
+            if ready():
+                process.send_signal(signal_number)
+                return process.wait(timeout=60)
             time.sleep(0.001)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-    return False
+    return None
+
+
+def kill_during_a_write(command: list[str], folder: Path, after_epochs: int, name: str = ".*.partial*",
+                        timeout: float = 120) -> bool:
+    """Start ``command``; once ``after_epochs`` epochs are saved, SIGKILL it the moment a
+    temporary file matching ``name`` appears in ``folder`` or its ``backup/``. Returns whether it
+    was killed that way (False: it finished first, the writes too quick to be seen)."""
+    def writing() -> bool:
+        return folder.exists() and saved_epochs(folder) >= after_epochs and \
+            bool(list(folder.glob(name)) or list(folder.glob(f"backup/{name}")))
+
+    return signal_once(command, writing, signal.SIGKILL, timeout) is not None
 
 
 def test_kill_during_checkpoint_writes_then_nan_then_resume(tmp_path, tiny_data):
@@ -236,20 +244,7 @@ def test_ranker_killed_then_rerun_keeps_its_log_and_best(tmp_path):
 def signal_when(command: list[str], path: Path, signal_number: int, timeout: float = 120) -> int | None:
     """Start ``command`` and send it ``signal_number`` the moment ``path`` appears; its exit code,
     or None when it finished before ``path`` was seen."""
-    process = subprocess.Popen(command, cwd=REPO_ROOT, env=ENVIRONMENT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + timeout
-    try:
-        while process.poll() is None and time.monotonic() < deadline:
-            if path.exists():
-                process.send_signal(signal_number)
-                return process.wait(timeout=60)
-            time.sleep(0.001)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    return None
+    return signal_once(command, path.exists, signal_number, timeout)
 
 
 def test_overwrite_keeps_the_earlier_run_until_the_new_one_saved_an_epoch(tmp_path, tiny_data):

@@ -99,7 +99,7 @@ def test_overlapping_tiles_are_averaged_and_uncovered_pixels_are_nan(tiny):
 def test_paint_and_windows_follow_the_tiles_the_scorer_cuts():
     image = np.zeros((70, 53, 3), np.uint8)
     for fit in ("tile", "center", "whole"):
-        placed = maps.windows(70, 53, 32, fit)
+        placed = scoring.tile_windows((70, 53), 32, fit)
         cut = scoring.cut_tiles(image, 32, fit)
         assert [(h, w) for *_, h, w in placed] == [tile.shape[:2] for tile in cut]
     painted = maps.paint((4, 6), [(0, 0, 4, 4), (0, 2, 4, 4)], [np.array([[1.0, 2.0], [3.0, 4.0]]), 5.0])

@@ -1,4 +1,8 @@
-"""Where the repository is, so scripts work from any folder."""
+"""Paths: where the repository is, and how outputs are written without losing anything.
+
+Atomic writes (through links, never over FIFOs or devices), checks on output paths
+before long work, and the refusal of an output that names one of the command's inputs.
+"""
 
 from __future__ import annotations
 

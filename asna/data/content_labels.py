@@ -79,13 +79,13 @@ def content_aware(mos: np.ndarray, quality: np.ndarray, keys: list[str], weight:
 
 def pair_quality(path: Path, metric: str, batch_size: int = 256) -> np.ndarray:
     """The metric of every pair of a prepared file, oriented so that higher is better."""
-    from asna.data.layout import DISTORTED, REFERENCE, open_pairs
+    from asna.data.layout import DISTORTED, REFERENCE, open_pairs, read_rows
     from asna.evaluation import similarity
 
     values = []
     with open_pairs(path) as handle:
         for start in range(0, len(handle["mos"]), batch_size):
-            block = handle["x"][start:start + batch_size]
+            block = read_rows(handle["x"], slice(start, start + batch_size))
             score = getattr(similarity, metric)(block[:, REFERENCE], block[:, DISTORTED])
             values.append(-score if metric == "gmsd" else score)
     return np.concatenate(values)
@@ -96,7 +96,8 @@ def relabel(source: str | Path, target: str | Path, weight: float = 1.0, metric:
     """Copy ``source`` to ``target`` with content-aware labels (see the module's doc)."""
     import h5py
 
-    from asna.data.layout import decode_strings, open_pairs, read_standardization
+    from asna.core.paths import atomic_write
+    from asna.data.layout import decode_strings, open_pairs, read_rows, read_standardization
 
     if metric not in METRICS:
         raise UserError(f"--metric {metric}: expected one of {', '.join(METRICS)}")
@@ -105,20 +106,22 @@ def relabel(source: str | Path, target: str | Path, weight: float = 1.0, metric:
         raise UserError(f"{target}: the relabelled copy must not replace its source")
     with open_pairs(source) as handle:
         names = decode_strings(handle["dist_name"][:])
-        mos = handle["mos"][:].astype(np.float64)
+        mos = read_rows(handle["mos"]).astype(np.float64)
         sources = decode_strings(handle["source"][:])
         scale = read_standardization(handle)
     keys = condition_keys(names)
     labels, slope, offset = content_aware(mos, pair_quality(source, metric), keys, weight, across)
     mean = np.array([scale[s][0] for s in sources])
     std = np.array([scale[s][1] for s in sources])
-    partial = target.with_name(f".{target.name}.partial")
-    shutil.copyfile(source, partial)
-    with h5py.File(partial, "r+") as handle:
-        handle["mos"][:] = labels.astype(np.float32)
-        handle["y"][:] = ((labels - mean) / std).astype(np.float32)
-        handle.attrs["labels"] = f"content-aware: {metric}, weight {weight:g}, across {across:g}"
-    partial.replace(target)
+
+    def write(temporary: Path) -> None:
+        shutil.copyfile(source, temporary)
+        with h5py.File(temporary, "r+") as handle:
+            handle["mos"][:] = labels.astype(np.float32)
+            handle["y"][:] = ((labels - mean) / std).astype(np.float32)
+            handle.attrs["labels"] = f"content-aware: {metric}, weight {weight:g}, across {across:g}"
+
+    target = atomic_write(target, write)
     groups = np.asarray(keys, dtype=object)
     within = float(np.mean([labels[groups == key].std() for key in set(keys)]))
     return Relabelled(target, len(labels), len(set(keys)), slope, offset,

@@ -189,9 +189,8 @@ def run_ntire(ref_dir: str, dis_dir: str, out: str, model_paths: Sequence[str] |
 
     output = check_output_file(out, "--out")
     pairs = match_pairs(ref_dir, dis_dir)
-    refuse_overlaps([("--out", output)], pair_files(pairs))
     infos = inspect_models(model_paths)
-    refuse_overlaps([("--out", output)], model_files(infos))
+    refuse_overlaps([("--out", output)], [*pair_files(pairs), *model_files(infos)])
     check_sources(infos, [scale_source])
     fit = resolve_fit(fit, infos)
     scorer = QualityScorer.load(infos, batch_size)

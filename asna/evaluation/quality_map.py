@@ -28,7 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from asna.evaluation import DEFAULT_FIT, DEFAULT_POOL, pooling, tta
-from asna.evaluation.scorer import (check_pair_sizes, cut_tiles, resolve_fit, tile_starts, whole_crop)
+from asna.evaluation.scorer import check_pair_sizes, cut_tiles, resolve_fit, tile_windows
 
 POSITION_LAYERS = ("head_quality", "head_squash", "score")
 """The pooled head's layers (``asna.models.blocks.pooled_head``) a position map is read from."""
@@ -53,15 +53,6 @@ class QualityMap:
     def mean_over(self, rows: slice = slice(None), columns: slice = slice(None)) -> float:
         """The mean of the covered pixels in a region (NaN pixels left out)."""
         return float(np.nanmean(self.values[rows, columns]))
-
-
-def windows(height: int, width: int, size: int, fit: str) -> list[tuple[int, int, int, int]]:
-    """``(top, left, height, width)`` of the windows :func:`cut_tiles` cuts, in its order."""
-    if fit == "whole":
-        return [whole_crop(height, width)]
-    if fit == "center":
-        return [((height - size) // 2, (width - size) // 2, size, size)]
-    return [(top, left, size, size) for top in tile_starts(height, size) for left in tile_starts(width, size)]
 
 
 def paint(shape: tuple[int, int], placed: Sequence[tuple[int, int, int, int]],
@@ -162,7 +153,7 @@ def quality_map(scorer: Any, reference: np.ndarray, distorted: np.ndarray, tta_m
         score = float(scorer.to_scale(pooling.pool_tiles(pair.scores, pair.reference_tiles, pool)[:, None],
                                       source)[0])
     height, width = reference.shape[:2]
-    placed = windows(height, width, scorer.image_size, fit)
+    placed = tile_windows(reference.shape, scorer.image_size, fit, name)
     tiles_r = np.stack(cut_tiles(reference, scorer.image_size, fit, name))
     tiles_d = np.stack(cut_tiles(distorted, scorer.image_size, fit, name))
     kinds, maps = set(), []

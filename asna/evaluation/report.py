@@ -48,7 +48,7 @@ import numpy as np
 
 from asna.core import metrics
 from asna.core.errors import UserError
-from asna.core.paths import atomic_write, check_writable, refuse_overlaps
+from asna.core.paths import Named, atomic_write, check_writable, refuse_overlaps
 from asna.evaluation import DEFAULT_HTML_PAIRS, DEFAULT_POOL
 from asna.evaluation.per_type import (BY_TYPE, PairTypes, folder_types, format_type_table, plot_types,
                                       stored_types, trailing_line, type_blocks, wins_line)
@@ -250,7 +250,7 @@ class LabelledSet:
     sources: list[str] | None  # per pair (HDF5 files); None: the models' own scale
     batches: Batches
     types: PairTypes | None = None  # each pair's distortion type, for the per-type figures
-    files: tuple[str, ...] = ()  # what the pairs are read from (the classic scores' cache fingerprint)
+    inputs: tuple[Named, ...] = ()  # every file the pairs are read from, with the option that named it
     read_pair: Callable[[int], tuple[np.ndarray, np.ndarray]] | None = None  # pair i's images, for the HTML page
     places: tuple[str, ...] = ()  # the files and folders the set lives in (its notices are looked for there)
 
@@ -258,6 +258,11 @@ class LabelledSet:
         if len(self.names) < 2:
             raise UserError(f"{self.where}: correlations need at least two labelled pairs, "
                             f"found {len(self.names)}")
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """What the pairs are read from, sorted (the classic scores' cache fingerprint)."""
+        return tuple(sorted({str(path) for _, path in self.inputs}))
 
 
 def hdf5_set(path: str | os.PathLike) -> LabelledSet:
@@ -279,16 +284,16 @@ def hdf5_set(path: str | os.PathLike) -> LabelledSet:
 
     def read_pair(index: int) -> tuple[np.ndarray, np.ndarray]:
         with open_pairs(path) as handle:
-            pair = handle["x"][index]
+            pair = read_rows(handle["x"], index)
         return pair[REFERENCE], pair[DISTORTED]
 
-    return LabelledSet(str(path), names, references, mos, sources, batches, types, (str(path),), read_pair,
-                       (str(path),))
+    return LabelledSet(str(path), names, references, mos, sources, batches, types, (("--data", str(path)),),
+                       read_pair, (str(path),))
 
 
 def folder_set(ref_dir: str, dis_dir: str, labels: str, type_names: str | None = None) -> LabelledSet:
     """A challenge folder and its ``name,score`` label file; types from the names (``type_names``: whose ids)."""
-    from asna.evaluation.folders import labelled_pairs, match_pairs, pair_batches, read_labels
+    from asna.evaluation.folders import labelled_pairs, match_pairs, pair_batches, pair_files, read_labels
 
     pairs, mos = labelled_pairs(match_pairs(ref_dir, dis_dir), read_labels(labels), labels)
 
@@ -302,9 +307,9 @@ def folder_set(ref_dir: str, dis_dir: str, labels: str, type_names: str | None =
         return read_rgb(pairs[index].reference), read_rgb(pairs[index].distorted)
 
     names = [p.name for p in pairs]
-    files = {str(path) for p in pairs for path in (p.reference, p.distorted)} | {str(labels)}
+    inputs = (*pair_files(pairs), ("--labels", str(labels)))
     return LabelledSet(str(dis_dir), names, [p.reference.name for p in pairs], mos, None, batches,
-                       folder_types(names, type_names), tuple(sorted(files)), read_pair,
+                       folder_types(names, type_names), inputs, read_pair,
                        (str(ref_dir), str(dis_dir), str(labels)))
 
 
@@ -378,16 +383,10 @@ def run_dataset(data_file: str | None, ref_dir: str | None, dis_dir: str | None,
     for path, option in ((plot_path, "--plot"), (type_plot, "--type-plot")):
         if path:
             check_figure_path(path, option)
-    outputs = [("--json", json_path), ("--csv", csv_path), ("--plot", plot_path), ("--type-plot", type_plot),
-               ("--html", html_path)]
-    if data_file:
-        refuse_overlaps(outputs, [("--data", data_file)])
-    elif labels:
-        refuse_overlaps(outputs, [("--labels", labels)])  # before the label file is read, too
     data = hdf5_set(data_file) if data_file else folder_set(ref_dir, dis_dir, labels, type_names)
-    refuse_overlaps(outputs, read_files(data, data_file, ref_dir, labels))
     infos = inspect_models(model_paths)
-    refuse_overlaps(outputs, model_files(infos))
+    refuse_overlaps([("--json", json_path), ("--csv", csv_path), ("--plot", plot_path), ("--type-plot", type_plot),
+                     ("--html", html_path)], [*data.inputs, *model_files(infos)])
     check_sources(infos, [scale_source] if scale_source or data.sources is None else data.sources)
     fit = resolve_fit(fit, infos)
     scorer = QualityScorer.load(infos, batch_size)
@@ -417,17 +416,6 @@ def run_dataset(data_file: str | None, ref_dir: str | None, dis_dir: str | None,
                              scale_source)
         print(f"wrote {written} ({time.perf_counter() - started:.1f} s)")
     return report
-
-
-def read_files(data: LabelledSet, data_file: str | None, ref_dir: str | None,
-               labels: str | None) -> list[tuple[str, str]]:
-    """Every file the set is read from, with the option that named it."""
-    if data_file:
-        return [("--data", data_file)]
-    references = os.path.realpath(ref_dir) if ref_dir else None
-    return [("--labels" if path == str(labels) else
-             "--ref-dir" if os.path.realpath(os.path.dirname(path)) == references else "--dis-dir", path)
-            for path in data.files]
 
 
 def type_rows(report: dict[str, dict]) -> list[list[str]] | None:

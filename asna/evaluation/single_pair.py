@@ -28,10 +28,9 @@ def run_single_image(ref_path: str, dist_path: str, model_paths: Sequence[str] |
         report.check_figure_path(figure, "--figure")
     if map_path:
         report.check_figure_path(map_path, "--map")
-    outputs = [("--figure", figure), ("--map", map_path)]
-    refuse_overlaps(outputs, [("--ref", ref_path), ("--distorted", dist_path)])
     infos = inspect_models(model_paths)
-    refuse_overlaps(outputs, model_files(infos))
+    refuse_overlaps([("--figure", figure), ("--map", map_path)],
+                    [("--ref", ref_path), ("--distorted", dist_path), *model_files(infos)])
     check_sources(infos, [scale_source])
     reference, distorted = read_rgb(ref_path), read_rgb(dist_path)
     check_pair_sizes(reference, distorted, dist_path, ref_path)

@@ -19,7 +19,7 @@ says so and the other sets are reported as before.
 The labelled sets it reports are a dict by name (:func:`reported_sets`): each
 gets the full report (every method's figures, pooled and per distortion type),
 its per-pair CSV, scatter plot, per-type bar plot and HTML page (``report.html``,
-``xtest_report.html``, ``full_report.html``: the tables, the plots and the pairs
+``xtest_report.html``, ``full_report.html``, ``live_dev_report.html``: the tables, the plots and the pairs
 the network gets most wrong, with their quality maps), and a place in
 ``metrics.json`` and in the closing verdict line.
 """
