@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from asna.core.errors import UserError
-from asna.data.content_labels import condition_keys, content_aware, relabel
+from asna.data.content_labels import condition_keys, content_aware, content_copy, relabel
 from asna.data.layout import PairWriter, open_pairs
 
 
@@ -37,7 +37,8 @@ def test_conditions_come_from_the_names_and_a_name_without_one_is_refused():
         condition_keys(["p0001.png"])
 
 
-def test_the_copy_changes_only_mos_and_y_and_keeps_the_standardisation(tmp_path):
+def small_source(tmp_path):
+    """A prepared file of four references, one type at two levels."""
     rng = np.random.default_rng(0)
     source = tmp_path / "train.h5"
     with PairWriter(source, 32, {"synthetic": (3.0, 2.0)}, split="train", split_seed=0) as writer:
@@ -47,6 +48,11 @@ def test_the_copy_changes_only_mos_and_y_and_keeps_the_standardisation(tmp_path)
                 distorted = np.clip(smooth + rng.normal(0, 8 * level, smooth.shape), 0, 255).astype(np.uint8)
                 writer.append(smooth, distorted, mos, f"A{ref:04d}_11_{level:02d}.bmp", f"A{ref:04d}", "synthetic",
                               dist_type="11")
+    return source
+
+
+def test_the_copy_changes_only_mos_and_y_and_keeps_the_standardisation(tmp_path):
+    source = small_source(tmp_path)
     done = relabel(source, tmp_path / "content.h5", weight=1.0)
     assert (done.pairs, done.conditions) == (8, 2) and done.slope > 0 and done.within_sd > 0
     with open_pairs(source) as old, open_pairs(done.path) as new:
@@ -60,3 +66,20 @@ def test_the_copy_changes_only_mos_and_y_and_keeps_the_standardisation(tmp_path)
         assert new.attrs["labels"] == "content-aware: haarpsi, weight 1, across 0"
     with pytest.raises(UserError, match="must not replace its source"):
         relabel(source, source)
+
+
+def test_a_study_makes_the_copy_once_and_again_when_its_source_or_settings_change(tmp_path):
+    import os
+
+    source = small_source(tmp_path)
+    copy = content_copy(source, 1.0)
+    assert copy == tmp_path / "train_content_w1.h5"
+    made = copy.stat().st_mtime_ns
+    assert content_copy(source, 1.0) == copy and copy.stat().st_mtime_ns == made  # reused
+    half = content_copy(source, 0.5)
+    assert half.name == "train_content_w0.5.h5" and half != copy
+    with open_pairs(half) as handle:
+        assert handle.attrs["labels"] == "content-aware: haarpsi, weight 0.5, across 0"
+    later = made + 10**9
+    os.utime(source, ns=(later, later))  # the source was rebuilt after the copy
+    assert content_copy(source, 1.0) == copy and copy.stat().st_mtime_ns > made

@@ -278,3 +278,69 @@ def test_weighted_mean_pools_positions_by_their_weights():
 def test_tiled_network_refuses_the_pooled_head():
     with pytest.raises(UserError, match=r"\[model\] head: the tiled network"):
         build_model(small("tiled", head="pooled"))
+
+
+def smooth_pair(size: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A textured reference and a blurred copy: a pair whose GMS map varies."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    reference = np.stack([cv2.GaussianBlur(image, (0, 0), 1.0)
+                          for image in rng.integers(0, 256, (BATCH, size, size, 3), dtype=np.uint8)])
+    return reference, np.stack([cv2.GaussianBlur(image, (0, 0), 1.5) for image in reference])
+
+
+def test_gradient_similarity_cells_hold_gmsd_and_its_map():
+    from asna.evaluation.similarity import gmsd
+    from asna.models.layers import GradientSimilarityCells
+
+    reference, distorted = smooth_pair(32)
+    cells = np.asarray(GradientSimilarityCells()([reference, distorted]), np.float64)
+    assert cells.shape == (BATCH, 4, 4, 2)
+    mean = 1.0 - cells[..., 0]  # each cell's mean GMS; every cell has 4 x 4 half-resolution pixels
+    second_moment = (cells[..., 1] ** 2 - 1e-6 + mean ** 2).mean(axis=(1, 2))
+    whole = np.sqrt(second_moment - mean.mean(axis=(1, 2)) ** 2)  # the sd over the whole map = GMSD
+    np.testing.assert_allclose(whole, gmsd(reference, distorted), rtol=2e-3)
+    assert (whole > 0.01).all()
+    same = np.asarray(GradientSimilarityCells()([reference, reference]))
+    np.testing.assert_allclose(same[..., 0], 0.0, atol=1e-6)  # identical images: GMS 1 everywhere
+
+
+@pytest.mark.parametrize("head", ["flatten", "pooled"])
+def test_classic_map_option_feeds_the_head_and_reloads(head, tmp_path):
+    plain = build_model(small("attention", head=head))
+    model = build_model(small("attention", head=head, classic_map="gms"))
+    # the head's dense layer reads 2 more channels (one kernel row each); nothing else changes
+    extra = 2 * (model.get_layer("head_dense").kernel.shape[-1]) * (16 if head == "flatten" else 1)
+    assert model.count_params() == plain.count_params() + extra
+    side = 4 if head == "flatten" else None  # the pooled head takes any size
+    assert model.get_layer("classic_gms").output.shape[1:] == (side, side, 2)
+    path = tmp_path / "gms.keras"
+    model.save(path)
+    again = keras.models.load_model(path)
+    reference, distorted = smooth_pair(32, seed=2)
+    np.testing.assert_allclose(predict(again, reference, distorted), predict(model, reference, distorted),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_classic_map_trains_and_its_gradient_is_finite_on_flat_images():
+    import tensorflow as tf
+
+    from asna.api.perceptual_loss import float_view
+
+    model = build_model(small("bn", head="pooled", classic_map="gms"))
+    flat = tf.constant(np.full((BATCH, 32, 32, 3), 128, np.float32))
+    with tf.GradientTape() as tape:  # the perceptual loss's path: float pixels, gradient to the image
+        tape.watch(flat)
+        score = float_view(model)([flat, flat])
+    gradient = tape.gradient(score, flat).numpy()
+    assert np.isfinite(gradient).all() and np.abs(gradient).sum() > 0
+    model.compile(optimizer="adam", loss="mse")
+    reference, distorted = smooth_pair(32, seed=4)
+    history = model.fit([reference, distorted], np.linspace(1, 4, BATCH), epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+
+
+def test_tiled_network_refuses_the_classic_map():
+    with pytest.raises(UserError, match=r"\[model\] classic_map: the tiled network"):
+        build_model(small("tiled", classic_map="gms"))

@@ -35,6 +35,7 @@ class Key:
 ORIGINAL_NFS = [8, 16, 32, 64, 64, 64, 32, 16, 8, 32]
 NETWORKS = ("simple", "bn", "attention", "tiled")
 HEADS = ("flatten", "pooled")  # [model] head: the original Flatten head, or one pooled over positions
+CLASSIC_MAPS = ("none", "gms")  # [model] classic_map: a hand-crafted similarity map beside the learned features
 
 SCHEMA: dict[str, dict[str, Key]] = {
     "data": {
@@ -64,6 +65,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
                     help="flatten: the original dense head on the flattened 1/8-scale map (fixed input "
                          "size); pooled: the same dense layer per position, then a learned weighted mean "
                          "over positions, so the network takes any size that is a multiple of 16"),
+        "classic_map": Key("str", "none", choices=CLASSIC_MAPS,
+                           help="none: the original networks; gms: also feed the head each 8 x 8 cell's mean "
+                                "and spread of the gradient-magnitude similarity of the pair (GMSD's map)"),
     },
     "loss": {
         "mse_factor": Key("float", 1.0),

@@ -119,10 +119,34 @@ def relabel(source: str | Path, target: str | Path, weight: float = 1.0, metric:
         with h5py.File(temporary, "r+") as handle:
             handle["mos"][:] = labels.astype(np.float32)
             handle["y"][:] = ((labels - mean) / std).astype(np.float32)
-            handle.attrs["labels"] = f"content-aware: {metric}, weight {weight:g}, across {across:g}"
+            handle.attrs["labels"] = labels_note(metric, weight, across)
 
     target = atomic_write(target, write)
     groups = np.asarray(keys, dtype=object)
     within = float(np.mean([labels[groups == key].std() for key in set(keys)]))
     return Relabelled(target, len(labels), len(set(keys)), slope, offset,
                       float(np.mean(np.abs(labels - mos))), within)
+
+
+def labels_note(metric: str, weight: float, across: float) -> str:
+    """What a relabelled file's ``labels`` attribute says: how its labels were made."""
+    return f"content-aware: {metric}, weight {weight:g}, across {across:g}"
+
+
+def content_copy(source: str | Path, weight: float, metric: str = "haarpsi", across: float = 0.0) -> Path:
+    """``source``'s relabelled copy beside it (``<stem>_content_w<W>.h5``), made once and then reused
+    while it is newer than ``source`` and says it was made with these settings, so every seed of a
+    study (and a study run in parallel) trains on the same file without computing it again."""
+    import h5py
+
+    source = Path(source)
+    suffix = f"_content_w{weight:g}" + (f"_a{across:g}" if across else "") + ("" if metric == "haarpsi" else f"_{metric}")
+    target = source.with_name(source.stem + suffix + source.suffix)
+    if target.is_file() and target.stat().st_mtime >= source.stat().st_mtime:
+        try:
+            with h5py.File(target, "r") as handle:
+                if handle.attrs.get("labels") == labels_note(metric, weight, across):
+                    return target
+        except OSError:  # unreadable: made again below
+            pass
+    return relabel(source, target, weight, metric, across).path

@@ -27,4 +27,4 @@ def build_attention(params: ModelParams) -> keras.Model:
         x = blocks.attention_block(x, params.nfs[8], params)
     for index in range(1, params.num_resblocks + 1):
         x = blocks.residual_block(x, params, f"res{index}")
-    return keras.Model(inputs, blocks.head(x, params, "tanh"), name="asna_attention")
+    return keras.Model(inputs, blocks.head(x, params, "tanh", inputs), name="asna_attention")

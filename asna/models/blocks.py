@@ -22,8 +22,8 @@ from asna.core.config import resolve_section
 from asna.core.errors import UserError
 from asna.core.speed_paths import PATHS
 from asna.models.layers import (AbsoluteDifference, BlockBatchNormalization, BlockConv2D, BlockMaxPooling2D,
-                                FusedBatchNormalization, ScaleToUnitRange, SpaceToDepth, UpsampledConcatConv2D,
-                                WeightedMean)
+                                FusedBatchNormalization, GradientSimilarityCells, ScaleToUnitRange, SpaceToDepth,
+                                UpsampledConcatConv2D, WeightedMean)
 
 ENCODER_POOLS = 3  # f2, f3 and f4 each start with a 2x max-pool
 CHANNELS = 3
@@ -48,6 +48,7 @@ class ModelParams:
     lstm_units: int
     decoder_source: str
     head: str = "flatten"
+    classic_map: str = "none"
 
     @property
     def input_side(self) -> int | None:
@@ -89,6 +90,8 @@ def check_params(params: ModelParams) -> None:
     if params.network == "tiled":
         _require(params.head == "flatten", "head",
                  "the tiled network cuts a fixed-size image into its tiles, so it keeps the flatten head")
+        _require(params.classic_map == "none", "classic_map",
+                 "the tiled network's ConvLSTM reads its tiles' features only; use simple, bn or attention")
         _check_tiles(params)
     else:
         _require(params.image_size % 16 == 0, "image_size",
@@ -294,13 +297,20 @@ def downsample(x: Any, filters: tuple[int, int], params: ModelParams, batch_norm
     return conv_stage(x, filters[1], 3, params, "down2", batch_norm, strides=2)
 
 
-def head(x: Any, params: ModelParams, squash: str) -> Any:
+def head(x: Any, params: ModelParams, squash: str, inputs: list | None = None) -> Any:
     """Flatten -> Dense(relu) -> Dropout -> Dense(1, squash) -> Dense(1) = score.
 
     The last two layers compute in float32 so the score is float32 under a
     mixed_float16 policy. ``head = pooled`` swaps the Flatten for a pooling
-    over positions (:func:`pooled_head`).
+    over positions (:func:`pooled_head`). ``classic_map = gms`` first puts the
+    pair's gradient-magnitude similarity, summarised per 8 x 8 cell, beside the
+    1/8-scale features (``inputs``: the uint8 reference and distorted images).
     """
+    if params.classic_map == "gms":
+        if inputs is None:
+            raise ValueError("classic_map = gms needs the pair's inputs")
+        cells = GradientSimilarityCells(name="classic_gms")(inputs)
+        x = layers.Concatenate(name="classic_concat")([x, cells])
     if params.head == "pooled":
         return pooled_head(x, params, squash)
     x = layers.Flatten(name="head_flatten")(x)

@@ -34,7 +34,7 @@ def _plain(params: ModelParams, network: str, batch_norm: bool) -> keras.Model:
     """
     inputs, x = siamese_difference(params, batch_norm=batch_norm)
     x = blocks.downsample(x, (params.nfs[8], params.nfs[9]), params, batch_norm=False)
-    return keras.Model(inputs, blocks.head(x, params, "sigmoid"), name=f"asna_{network}")
+    return keras.Model(inputs, blocks.head(x, params, "sigmoid", inputs), name=f"asna_{network}")
 
 
 def build_simple(params: ModelParams) -> keras.Model:

@@ -57,6 +57,10 @@ def add_demo_arguments(parser) -> None:
     parser.add_argument("--live-dev", default=None, metavar="DIR",
                         help="the human-rated development folder (Ref/, Dis/, labels.txt); 'none' skips it "
                              "(default: $ASNA_LIVE_DEV, else ../shared/real/live_dev when it is there)")
+    parser.add_argument("--content-labels", type=float, default=0.0, metavar="W",
+                        help="train and choose the epoch on labels that vary with content: each condition's "
+                             "mean plus W x HaarPSI's within-condition deviation (docs/data.md#content-aware-labels); "
+                             "copies of train and val made once beside them; 0 (default): KADID's means")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a training config value (repeatable)")
 
@@ -70,6 +74,18 @@ def data_files(data_dir: Path) -> dict[str, Path]:
     from asna.data.synthetic import FILES
 
     return {name: data_dir / f"synthetic_{name}.h5" for name in FILES}
+
+
+def training_files(files: dict[str, Path], content_weight: float) -> dict[str, Path]:
+    """``files`` with train and val swapped for their content-aware copies when ``content_weight`` is not 0
+    (test, xtest and the folders keep KADID's means: every reported figure is against them or people)."""
+    if not content_weight:
+        return files
+    from asna.data.content_labels import content_copy
+
+    chosen = {name: content_copy(files[name], content_weight) for name in ("train", "val")}
+    print(f"content-aware labels (HaarPSI, weight {content_weight:g}): {', '.join(map(str, chosen.values()))}")
+    return {**files, **chosen}
 
 
 def build_data(data_dir: Path, image_size: int, crops_per_image: int, seed: int,
@@ -290,13 +306,14 @@ def train_or_continue(config, keep_run: bool) -> Path:
 
 def run_demo(data_dir: str, out_dir: str, config_path: str, image_size: int, crops_per_image: int,
              seed: int, overrides: list[str], train_crops_per_image: int | None = None,
-             keep_run: bool = False, live_dev: str | None = None) -> dict:
+             keep_run: bool = False, live_dev: str | None = None, content_weight: float = 0.0) -> dict:
     """Every step of ``make demo``; returns the metrics report (test, with the other sets beside it).
 
     ``metrics.json`` is written last, so its presence means the run finished.
     ``keep_run`` continues a training run already in ``out_dir`` instead of
     starting it again (:func:`train_or_continue`); ``live_dev``: the
-    ``--live-dev`` option (:func:`asna.data.human_rated.live_dev_folder`).
+    ``--live-dev`` option (:func:`asna.data.human_rated.live_dev_folder`);
+    ``content_weight``: ``--content-labels`` (:func:`training_files`).
     """
     from asna.data.human_rated import live_dev_folder
     from asna.evaluation.report import write_json
@@ -309,7 +326,8 @@ def run_demo(data_dir: str, out_dir: str, config_path: str, image_size: int, cro
     sets = reported_sets(Path(data_dir), human)
     total = len(sets) + 3
     step(f"1/{total} built-in data set ({image_size} x {image_size}) in {data_dir}")
-    files = build_data(Path(data_dir), image_size, crops_per_image, seed, train_crops_per_image)
+    files = training_files(build_data(Path(data_dir), image_size, crops_per_image, seed, train_crops_per_image),
+                           content_weight)
     step(f"2/{total} training the attention network from {config_path} (best epoch chosen on validation)")
     config = load_config(config_path, [f"data.train='{files['train']}'", f"data.val='{files['val']}'",
                                        f"model.image_size={image_size}",
