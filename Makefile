@@ -1,8 +1,8 @@
 # Two entry points that set everything up on a fresh machine:
 #   make demo   build the built-in data set, train the attention network on it, evaluate it
 #   make test   run the test suite
-#   make model  train the built-in model (three seeds, about an hour on a 2-core CPU) and ship it into
-#               models/ if the mean over the seeds beats -GMSD and HaarPSI on every set
+#   make model  train the built-in model (three seeds side by side, about an hour on a 2-core CPU) and
+#               ship it into models/ if the mean over the seeds beats -GMSD and HaarPSI on every set
 # Both create (or reuse) the virtual environment in .venv from requirements*.txt.
 
 PYTHON_BASE ?= python3
@@ -30,7 +30,7 @@ demo: venv
 
 model: venv
 	$(PYTHON) benchmarks/demo_seeds.py --config configs/attention_built_in.txt --data-dir data/synthetic_built_in \
-		--train-crops-per-image 64 --seeds 3 --out runs/built_in_seeds
+		--train-crops-per-image 64 --seeds 3 --jobs 3 --out runs/built_in_seeds
 	$(PYTHON) ship_model.py --study runs/built_in_seeds --out models
 
 clean-demo:

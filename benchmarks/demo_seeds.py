@@ -7,9 +7,12 @@ the test photographs at their own resolution, and live_dev, people's ratings of
 LIVE photographs, when that folder is there) and OUT/summary.md (mean ± sd per
 precision beside PSNR, SSIM, MS-SSIM, -GMSD and HaarPSI, then per distortion
 type; runs made before a set existed leave its cells empty). Runs already finished
-(their metrics.json exists) are kept, so an interrupted study resumes.
+(their metrics.json exists) are kept, so an interrupted study resumes. With
+--jobs N the runs train side by side, N at a time, each in a process of its own
+writing OUT/<precision>_seed<k>/console.log (make model's three seeds of the
+built-in model, on a 2-core CPU: about an hour side by side, 100 min one after another).
 
-Example: python benchmarks/demo_seeds.py --seeds 3 --precisions mixed_bfloat16,float32
+Example: python benchmarks/demo_seeds.py --seeds 3 --precisions mixed_bfloat16,float32 --jobs 2
 """
 
 import argparse
@@ -40,6 +43,10 @@ def main() -> int:
     parser.add_argument("--precisions", type=precision_list, default=["auto"],
                         help=f"comma-separated, of {', '.join(PRECISIONS)} (default auto)")
     parser.add_argument("--out", default="runs/demo_seeds", help="output folder (default runs/demo_seeds)")
+    parser.add_argument("--jobs", type=positive_int, default=1, metavar="N",
+                        help="runs trained at once, each in a process of its own with TensorFlow threads of "
+                             "CPUs // N and its output in its folder's console.log; the data set is built "
+                             "first, once (default 1: one after another, in this process)")
     add_demo_arguments(parser)
     arguments = parser.parse_args()
     from asna.studies.seed_study import run_study
@@ -47,7 +54,7 @@ def main() -> int:
     run_study(arguments.data_dir, arguments.out, arguments.config, arguments.image_size,
               arguments.crops_per_image, arguments.seeds, arguments.precisions, arguments.overrides,
               "python " + " ".join(["benchmarks/demo_seeds.py", *sys.argv[1:]]), arguments.train_crops_per_image,
-              live_dev=arguments.live_dev)
+              live_dev=arguments.live_dev, jobs=arguments.jobs)
     return 0
 
 

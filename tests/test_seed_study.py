@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
+import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -129,3 +133,139 @@ def test_runs_before_the_full_set_leave_its_column_empty(tmp_path):
     assert "| float32 | 2 | 0.5000 ± 0.0000 | 0.8200 ± 0.0283 | 0.8000 ± 0.0283 | 0.8400 ± 0.0283 | " \
            "0.8300 ± 0.0283 | 0.7000 ± 0.0000 | 0.6800 ± 0.0000 |" in summary
     assert "| method | test SRCC | xtest SRCC | full SRCC |" in summary
+
+
+# ---- runs side by side (--jobs): child processes, their logs, failures and Ctrl-C
+
+TESTS = Path(__file__).resolve().parent
+TINY = ["model.nfs=[4, 4, 8, 8, 8, 8, 8, 4, 4, 8]", "model.dense_num=8", "training.epochs=1",
+        "training.steps_per_epoch=2"]
+
+
+@pytest.fixture(scope="module")
+def small_built_in(tmp_path_factory) -> Path:
+    """The built-in set at 32 px, one crop a photograph, two distortion types, small full-resolution folders."""
+    from asna.data import synthetic
+    from seed_run_small import SMALL_TYPES, small_sizes
+
+    folder = tmp_path_factory.mktemp("built_in")
+    with pytest.MonkeyPatch.context() as patch:
+        small_sizes(patch)
+        synthetic.create_synthetic(folder, image_size=32, crops_per_image=1, seed=0, train_crops_per_image=1,
+                                   type_ids=SMALL_TYPES, workers=2, full=True)
+    return folder
+
+
+@pytest.fixture
+def small_children(small_built_in, monkeypatch) -> Path:
+    """Child runs through ``tests/seed_run_small.py``, at the same small sizes; the data folder."""
+    from asna.studies import seed_study
+    from seed_run_small import small_sizes
+
+    small_sizes(monkeypatch)  # the study's own check of the data
+    monkeypatch.setattr(seed_study, "CHILD_MODULE", "seed_run_small")
+    monkeypatch.setenv("PYTHONPATH", str(TESTS))
+    return small_built_in
+
+
+@pytest.mark.slow
+def test_runs_side_by_side_train_in_child_processes_and_are_summarised_as_before(tmp_path, small_children,
+                                                                                  capsys):
+    out = tmp_path / "study"
+    summary = run_study(str(small_children), str(out), "configs/attention_synthetic.txt", 32, 1, 2, ["float32"],
+                        TINY, "study", 1, jobs=2)
+    printed = capsys.readouterr().out
+    assert "using the existing" in printed  # the set was there: nothing rebuilt
+    for seed in (0, 1):
+        run = out / f"float32_seed{seed}"
+        assert (run / "metrics.json").is_file() and float((run / "minutes.txt").read_text()) > 0
+        log = (run / "console.log").read_text()
+        assert "training.seed=" in log and "demo finished in" in log  # the child's own output, in its folder
+        assert "reused (options match)" in log and "distorting" not in log
+        assert f"started float32_seed{seed} (pid " in printed and f"finished float32_seed{seed} in " in printed
+    assert "2 run(s), 2 at a time, 1 TensorFlow thread(s) each" in printed  # this machine's 2 CPUs, halved
+    table = pd.read_csv(out / "results.csv")
+    assert list(table["seed"]) == [0, 1] and table["test_srcc"].notna().all()
+    assert "| float32 | 2 |" in summary.read_text()
+
+
+def test_a_failing_child_run_ends_the_study_in_one_line_naming_its_folder_and_log(tmp_path, small_children):
+    from asna.core.errors import UserError
+
+    out = tmp_path / "study"
+    with pytest.raises(UserError) as raised:
+        run_study(str(small_children), str(out), "configs/attention_synthetic.txt", 32, 1, 2, ["float32"],
+                  [*TINY, "training.no_such_key=1"], "study", 1, jobs=2)
+    run = out / "float32_seed0"
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith(f"{run}: the run failed (exit code 2: error: --set training.no_such_key=1: "
+                              "[training] no_such_key: unknown key")
+    assert message.endswith(f"); its output: {run / 'console.log'}; failed too: float32_seed1")
+    assert not (out / "results.csv").exists()
+
+
+def fake_child(run_dir: Path, code: str):
+    """A child "run" that only runs ``code`` (in the test's working folder)."""
+    from asna.studies.seed_study import ChildRun
+
+    return ChildRun(run_dir.name, run_dir, (sys.executable, "-c", code))
+
+
+def test_the_study_waits_for_the_other_runs_before_naming_the_failed_one(tmp_path, capsys):
+    from asna.core.errors import UserError
+    from asna.studies.seed_study import run_side_by_side
+
+    done, ran = tmp_path / "b_done", tmp_path / "c_ran"
+    failing = fake_child(tmp_path / "a", "import sys; print('error: bad input', file=sys.stderr); sys.exit(2)")
+    slow = fake_child(tmp_path / "b", f"import time, pathlib; time.sleep(2); pathlib.Path({str(done)!r}).touch()")
+    queued = fake_child(tmp_path / "c", f"import pathlib; pathlib.Path({str(ran)!r}).touch()")
+    with pytest.raises(UserError) as raised:
+        run_side_by_side([failing, slow, queued], 2)
+    assert str(raised.value) == (f"{tmp_path / 'a'}: the run failed (exit code 2: error: bad input); its output: "
+                                 f"{tmp_path / 'a' / 'console.log'}; not started: c")
+    assert done.exists() and not ran.exists()  # the other run finished, none started after the failure
+    printed = capsys.readouterr().out
+    assert "FAILED a after" in printed and "finished b in" in printed
+
+
+def test_ctrl_c_stops_every_child_run(tmp_path, monkeypatch, capsys):
+    from asna.studies import seed_study
+
+    children = [fake_child(tmp_path / name, "import os, time; print('pid', os.getpid(), flush=True); time.sleep(120)")
+                for name in ("a", "b")]
+
+    def interrupt_once_both_run():
+        deadline = time.monotonic() + 30
+        while not all(child.log.is_file() and "pid " in child.log.read_text() for child in children):
+            assert time.monotonic() < deadline, "the children did not start"
+            time.sleep(0.1)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(seed_study, "_pause", interrupt_once_both_run)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        seed_study.run_side_by_side(children, 2)
+    assert time.monotonic() - started < 30
+    for child in children:
+        pid = int(child.log.read_text().split("pid ")[1].split()[0])
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # stopped and reaped
+    assert "stopping a, b; the same command continues them" in capsys.readouterr().err
+
+
+def test_runs_side_by_side_take_turns_writing_the_shared_classic_cache(tmp_path):
+    import threading
+
+    import numpy as np
+
+    from asna.evaluation.classic_cache import read_cache, write_cache, writing_alone
+
+    cache = tmp_path / ".classic_scores" / "synthetic_test.h5.json"
+    with writing_alone(cache):  # another run writing it now
+        writer = threading.Thread(target=write_cache, args=(cache, "stamp", {"psnr": np.arange(3.0)}))
+        writer.start()
+        writer.join(0.5)
+        assert writer.is_alive() and not cache.exists()  # waits its turn
+    writer.join(10)
+    assert list(read_cache(cache, "stamp", ["psnr"])["psnr"]) == [0.0, 1.0, 2.0]

@@ -28,17 +28,19 @@ def _watch_parent(parent: int) -> None:
     os._exit(1)
 
 
-def die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int, death_signal: int = signal.SIGKILL) -> None:
     """Pool initializer: end this worker as soon as process ``parent`` is gone.
 
     Ctrl-C is left to the parent, which stops the pool; a worker does not
-    print its own KeyboardInterrupt traceback.
+    print its own KeyboardInterrupt traceback. ``death_signal``: what the
+    kernel sends when the parent ends (Linux); ``SIGTERM`` lets a process
+    that handles it clean up (a seed study's child run), ``SIGKILL`` cannot be caught.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, death_signal)
         if os.getppid() != parent:  # the parent ended before the request took effect
             os._exit(1)
     else:

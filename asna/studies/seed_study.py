@@ -10,13 +10,24 @@ baselines (which do not depend on the seed), pooled and per distortion type.
 A run whose ``metrics.json`` is already there is not trained again, so an
 interrupted study resumes; the results table is rewritten atomically after
 every run.
+
+The runs train one after another in this process, or (``jobs`` > 1) side by
+side, each in a child process (``asna.studies.seed_run``) with its share of the
+CPUs: on a 2-core CPU three seeds of the built-in model take about 100 min one
+after another and under an hour side by side. The summary is the same either way.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import shlex
+import signal
+import subprocess
+import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -29,6 +40,14 @@ from asna.evaluation.report import SHORT_NAMES
 RESULTS, SUMMARY = "results.csv", "summary.md"
 TYPE_PLOT = "types_{name}.png"  # one per labelled set
 FIGURES = ("srcc", "plcc")  # per set, per run
+MINUTES = "minutes.txt"  # per run: its wall time (training and evaluation)
+CONSOLE_LOG = "console.log"  # per run trained in a child process: everything it printed
+CHILD_MODULE = "asna.studies.seed_run"
+"""What a child run executes (``python -m``); the tests name a wrapper that keeps their tiny data sizes."""
+THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+"""TensorFlow's thread counts of a child run (``asna.studies.seed_run`` applies them before any op runs)."""
+POLL_SECONDS = 1.0  # how often the study looks at its child runs
+STOP_SECONDS = 60.0  # how long a child run told to stop may take to clean up before it is killed
 
 
 def columns_for(sets: Sequence[str]) -> list[str]:
@@ -145,13 +164,193 @@ def plot_type_means(path: Path, name: str, runs: Sequence[tuple[str, dict[str, d
                              title=f"{name}: SRCC per distortion type (network: mean ± sd over seeds)")
 
 
+def run_overrides(overrides: Sequence[str], precision: str, seed: int) -> list[str]:
+    """The config overrides of one (precision, seed) run: the study's, then its precision and seed."""
+    return [*overrides, f"training.precision={precision}", f"training.seed={seed}"]
+
+
+def train_run(data_dir: str, run_dir: str, config_path: str, image_size: int, crops_per_image: int,
+              overrides: Sequence[str], train_crops_per_image: int | None = None,
+              live_dev: str | None = None) -> None:
+    """One run: the demo into ``run_dir`` (a stopped run continues) and its wall time in ``minutes.txt``.
+
+    The study's own process and a child run (``asna.studies.seed_run``) both train through
+    here, so a run is the same whichever trained it.
+    """
+    from asna.studies.demo import run_demo
+
+    started = time.perf_counter()
+    run_demo(data_dir, run_dir, config_path, image_size, crops_per_image, 0, list(overrides),
+             train_crops_per_image, keep_run=True, live_dev=live_dev)
+    minutes = (time.perf_counter() - started) / 60
+    minutes_file = Path(run_dir) / MINUTES
+    if not minutes_file.exists():  # an evaluation run again keeps its training's time
+        atomic_write(minutes_file, lambda t: t.write_text(f"{minutes:.2f}\n"))
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    """One run trained in a process of its own; everything it prints goes to its folder's ``console.log``."""
+
+    name: str  # what the study's lines call it: the folder's name
+    run_dir: Path
+    command: tuple[str, ...]
+
+    @property
+    def log(self) -> Path:
+        return self.run_dir / CONSOLE_LOG
+
+
+def child_run(data_dir: str, run_dir: Path, config_path: str, image_size: int, crops_per_image: int,
+              overrides: Sequence[str], train_crops_per_image: int | None, live_dev: str | None) -> ChildRun:
+    """The command that trains one run in a child process (:func:`train_run` there, by ``CHILD_MODULE``)."""
+    spec = {"data_dir": data_dir, "run_dir": str(run_dir), "config_path": config_path, "image_size": image_size,
+            "crops_per_image": crops_per_image, "overrides": list(overrides),
+            "train_crops_per_image": train_crops_per_image, "live_dev": live_dev, "parent": os.getpid()}
+    return ChildRun(run_dir.name, run_dir, (sys.executable, "-m", CHILD_MODULE, json.dumps(spec)))
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def child_environment(at_once: int) -> dict[str, str]:
+    """The child runs' environment: this one, plus the package importable from any working folder,
+    unbuffered output (``console.log`` is written as the run goes) and TensorFlow's threads split
+    between the runs side by side, so they do not fight over the cores (values already set are kept)."""
+    environment = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    environment["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [environment.get("PYTHONPATH")])])
+    environment["PYTHONUNBUFFERED"] = "1"
+    threads = str(max(1, available_cpus() // at_once))
+    for name in THREAD_VARIABLES:
+        environment.setdefault(name, threads)
+    return environment
+
+
+def exit_text(code: int) -> str:
+    """A child's exit status in words."""
+    if code < 0:
+        try:
+            return f"ended by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"ended by signal {-code}"
+    return f"exit code {code}"
+
+
+def last_line(log: Path, limit: int = 300) -> str:
+    """The last non-empty line of a log (a progress bar's ``\\r`` parts count as lines), at most ``limit``
+    characters: for a failed run, usually its ``error:`` line or its exception."""
+    try:
+        with open(log, "rb") as handle:
+            handle.seek(max(0, handle.seek(0, os.SEEK_END) - 65536))
+            text = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    lines = [line.strip() for line in text.replace("\r", "\n").split("\n") if line.strip()]
+    return lines[-1][:limit] if lines else ""
+
+
+def _pause() -> None:
+    time.sleep(POLL_SECONDS)
+
+
+def stop_children(processes: Sequence[subprocess.Popen]) -> None:
+    """SIGTERM to every child still running (it unwinds as after Ctrl-C, its training resumable), then
+    SIGKILL to any not gone after ``STOP_SECONDS`` or when a second Ctrl-C comes while waiting."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + STOP_SECONDS
+    try:
+        for process in processes:
+            try:
+                process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    except BaseException:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        raise
+
+
+def run_side_by_side(children: Sequence[ChildRun], jobs: int, environment: dict[str, str] | None = None) -> None:
+    """Run the children, at most ``jobs`` at once, each appending its output to its ``console.log``.
+
+    One line per run started and ended. A failed run stops no other: those running finish, none
+    starts after it, then one ``UserError`` line names it and its log. Ctrl-C or SIGTERM (a
+    KeyboardInterrupt here, ``asna.core.errors.run_cli``) stops every child before it goes on:
+    their runs continue where they stopped when the study runs again.
+    """
+    queue = list(children)
+    running: list[tuple[ChildRun, subprocess.Popen, float]] = []
+    failed: list[tuple[ChildRun, int]] = []
+    finished = 0
+    try:
+        while running or (queue and not failed):
+            while queue and not failed and len(running) < jobs:
+                child = queue.pop(0)
+                child.run_dir.mkdir(parents=True, exist_ok=True)
+                with open(child.log, "a", encoding="utf-8") as log:
+                    log.write(f"\n##### {time.strftime('%Y-%m-%d %H:%M:%S')} {shlex.join(child.command)}\n")
+                    log.flush()
+                    process = subprocess.Popen(child.command, stdin=subprocess.DEVNULL, stdout=log,
+                                               stderr=subprocess.STDOUT, env=environment)
+                running.append((child, process, time.perf_counter()))
+                print(f"started {child.name} (pid {process.pid}); its output: {child.log}", flush=True)
+            _pause()
+            for entry in list(running):
+                child, process, started = entry
+                code = process.poll()
+                if code is None:
+                    continue
+                running.remove(entry)
+                minutes = (time.perf_counter() - started) / 60
+                if code == 0:
+                    finished += 1
+                    print(f"finished {child.name} in {minutes:.1f} min ({finished} of {len(children)})",
+                          flush=True)
+                else:
+                    failed.append((child, code))
+                    print(f"FAILED {child.name} after {minutes:.1f} min ({exit_text(code)}); "
+                          f"its output: {child.log}", flush=True)
+    except BaseException:
+        if running:
+            print(f"stopping {', '.join(child.name for child, _, _ in running)}; the same command "
+                  "continues them", file=sys.stderr, flush=True)
+        stop_children([process for _, process, _ in running])
+        raise
+    if failed:
+        child, code = failed[0]
+        reason = last_line(child.log)
+        line = f"{child.run_dir}: the run failed ({exit_text(code)}{': ' + reason if reason else ''}); " \
+               f"its output: {child.log}"
+        if len(failed) > 1:
+            line += f"; failed too: {', '.join(other.name for other, _ in failed[1:])}"
+        if queue:
+            line += f"; not started: {', '.join(other.name for other in queue)}"
+        raise UserError(line)
+
+
 def run_study(data_dir: str, out_dir: str, config_path: str, image_size: int, crops_per_image: int,
               seeds: int, precisions: Sequence[str], overrides: Sequence[str], command: str,
-              train_crops_per_image: int | None = None, live_dev: str | None = None) -> Path:
+              train_crops_per_image: int | None = None, live_dev: str | None = None, jobs: int = 1) -> Path:
     """Run the demo for every (precision, seed) not yet done; returns the summary's path.
 
     ``live_dev``: the ``--live-dev`` option; the human-rated folder, when found,
     is a set of every run's report like the others (its baselines included).
+
+    ``jobs``: runs trained at once. 1 trains them one after another in this
+    process; more start the unfinished ones as child processes (up to ``jobs``
+    at a time, :func:`run_side_by_side`), after building the data set here once
+    so that no two children build it, then summarise as before.
 
     A seed killed part-way continues where it stopped (its training resumed, or
     only its evaluation run again). A finished run that lacks ``live_dev`` is
@@ -160,37 +359,43 @@ def run_study(data_dir: str, out_dir: str, config_path: str, image_size: int, cr
     import pandas as pd
 
     from asna.data.human_rated import live_dev_folder
-    from asna.studies.demo import add_missing_sets, run_demo, set_reports
+    from asna.studies.demo import add_missing_sets, build_data, set_reports
 
     if seeds < 1 or not precisions:
         raise UserError(f"--seeds {seeds} --precisions {','.join(precisions)}: need at least one of each")
+    if jobs < 1:
+        raise UserError(f"--jobs {jobs}: need at least one")
     out = Path(out_dir)
     human, note = live_dev_folder(live_dev)
     if note:
         print(note)
+    plan = [(precision, seed, out / f"{precision}_seed{seed}") for precision in precisions for seed in range(seeds)]
+    children = [child_run(data_dir, run_dir, config_path, image_size, crops_per_image,
+                          run_overrides(overrides, precision, seed), train_crops_per_image, live_dev)
+                for precision, seed, run_dir in plan if not (run_dir / "metrics.json").exists()]
+    if jobs > 1 and children:
+        build_data(Path(data_dir), image_size, crops_per_image, 0, train_crops_per_image)
+        environment = child_environment(min(jobs, len(children)))
+        print(f"\n##### {len(children)} run(s), {min(jobs, len(children))} at a time, "
+              f"{environment[THREAD_VARIABLES[0]]} TensorFlow thread(s) each", flush=True)
+        run_side_by_side(children, jobs, environment)
+    fresh = {child.run_dir for child in children} if jobs > 1 else set()
     rows, runs, sets = [], [], {}
-    for precision in precisions:
-        for seed in range(seeds):
-            run_dir = out / f"{precision}_seed{seed}"
-            started = time.perf_counter()
-            if not (run_dir / "metrics.json").exists():
-                print(f"\n##### {precision}, training seed {seed} -> {run_dir}", flush=True)
-                run_demo(data_dir, str(run_dir), config_path, image_size, crops_per_image, 0,
-                         [*overrides, f"training.precision={precision}", f"training.seed={seed}"],
-                         train_crops_per_image, keep_run=True, live_dev=live_dev)
-                minutes = (time.perf_counter() - started) / 60
-                if not (run_dir / "minutes.txt").exists():  # an evaluation run again keeps its training's time
-                    atomic_write(run_dir / "minutes.txt", lambda t, m=minutes: t.write_text(f"{m:.2f}\n"))
-            elif human is not None:
-                add_missing_sets(run_dir, Path(data_dir), human)
-            minutes_file = run_dir / "minutes.txt"
-            minutes = float(minutes_file.read_text()) if minutes_file.exists() else float("nan")
-            reports = set_reports(json.loads((run_dir / "metrics.json").read_text()))
-            sets.update(dict.fromkeys(reports))
-            runs.append((precision, reports))
-            rows.append(run_row(precision, seed, run_dir, reports, minutes))
-            table = pd.DataFrame(rows, columns=columns_for(sets))
-            atomic_write(out / RESULTS, lambda t: table.to_csv(t, index=False, float_format="%.6f"))
+    for precision, seed, run_dir in plan:
+        if not (run_dir / "metrics.json").exists():
+            print(f"\n##### {precision}, training seed {seed} -> {run_dir}", flush=True)
+            train_run(data_dir, str(run_dir), config_path, image_size, crops_per_image,
+                      run_overrides(overrides, precision, seed), train_crops_per_image, live_dev)
+        elif human is not None and run_dir not in fresh:
+            add_missing_sets(run_dir, Path(data_dir), human)
+        minutes_file = run_dir / MINUTES
+        minutes = float(minutes_file.read_text()) if minutes_file.exists() else float("nan")
+        reports = set_reports(json.loads((run_dir / "metrics.json").read_text()))
+        sets.update(dict.fromkeys(reports))
+        runs.append((precision, reports))
+        rows.append(run_row(precision, seed, run_dir, reports, minutes))
+        table = pd.DataFrame(rows, columns=columns_for(sets))
+        atomic_write(out / RESULTS, lambda t: table.to_csv(t, index=False, float_format="%.6f"))
     baselines = {}  # they do not depend on the training run: the last report of each set serves
     for _, reports in runs:
         baselines.update({name: {m: report[m]["srcc"] for m in BASELINES if m in report}
