@@ -1,7 +1,7 @@
 """Ship the built-in model: check a seed study against -GMSD and HaarPSI, copy the best-validation seed into models/.
 
-`make model` runs the study (benchmarks/demo_seeds.py with configs/attention_built_in.txt, three
-seeds) and then this script. It refuses, naming the sets, unless the mean SRCC over the seeds beats
+`make model` runs the study (benchmarks/demo_seeds.py with configs/attention_built_in_gms.txt, three
+seeds side by side) and then this script. It refuses, naming the sets, unless the mean SRCC over the seeds beats
 -GMSD and HaarPSI on every built-in set the study reports (test, xtest, full) and, when the study
 reports live_dev (people's ratings), the model shipped now on that folder; --force ships anyway and
 says so on the model card. Writes models/asna_built_in.keras, its .json sidecar and models/README.md.
@@ -18,13 +18,15 @@ quiet_tensorflow()  # before anything imports TensorFlow
 
 from asna.core.errors import run_cli  # noqa: E402
 
-MAKE_MODEL = ("python benchmarks/demo_seeds.py --config configs/attention_built_in.txt "
-              "--data-dir data/synthetic_built_in --train-crops-per-image 64 --seeds 3 --out runs/built_in_seeds")
+MAKE_MODEL = ("python benchmarks/demo_seeds.py --config configs/attention_built_in_gms.txt "
+              "--data-dir data/synthetic_built_in --train-crops-per-image 64 --content-labels 1 --seeds 3 --jobs 3 "
+              "--out runs/built_in_gms_seeds")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--study", default="runs/built_in_seeds", help="seed study folder (default runs/built_in_seeds)")
+    parser.add_argument("--study", default="runs/built_in_gms_seeds",
+                        help="seed study folder (default runs/built_in_gms_seeds, make model's)")
     parser.add_argument("--out", default="models", help="where the model and its card go (default models)")
     parser.add_argument("--command", default=MAKE_MODEL, help="the training command the card names")
     parser.add_argument("--live-dev", default=None, metavar="DIR",

@@ -54,7 +54,8 @@ def main() -> int:
     run_study(arguments.data_dir, arguments.out, arguments.config, arguments.image_size,
               arguments.crops_per_image, arguments.seeds, arguments.precisions, arguments.overrides,
               "python " + " ".join(["benchmarks/demo_seeds.py", *sys.argv[1:]]), arguments.train_crops_per_image,
-              live_dev=arguments.live_dev, jobs=arguments.jobs)
+              live_dev=arguments.live_dev, jobs=arguments.jobs,
+              content_weight=arguments.content_labels)
     return 0
 
 
