@@ -47,7 +47,7 @@ def main() -> int:
     run_study(arguments.data_dir, arguments.out, arguments.config, arguments.image_size,
               arguments.crops_per_image, arguments.seeds, arguments.precisions, arguments.overrides,
               "python " + " ".join(["benchmarks/demo_seeds.py", *sys.argv[1:]]), arguments.train_crops_per_image,
-              live_dev=arguments.live_dev)
+              live_dev=arguments.live_dev, procedural=arguments.procedural)
     return 0
 
 

@@ -147,7 +147,8 @@ def plot_type_means(path: Path, name: str, runs: Sequence[tuple[str, dict[str, d
 
 def run_study(data_dir: str, out_dir: str, config_path: str, image_size: int, crops_per_image: int,
               seeds: int, precisions: Sequence[str], overrides: Sequence[str], command: str,
-              train_crops_per_image: int | None = None, live_dev: str | None = None) -> Path:
+              train_crops_per_image: int | None = None, live_dev: str | None = None,
+              procedural: int = 0) -> Path:
     """Run the demo for every (precision, seed) not yet done; returns the summary's path.
 
     ``live_dev``: the ``--live-dev`` option; the human-rated folder, when found,
@@ -177,7 +178,7 @@ def run_study(data_dir: str, out_dir: str, config_path: str, image_size: int, cr
                 print(f"\n##### {precision}, training seed {seed} -> {run_dir}", flush=True)
                 run_demo(data_dir, str(run_dir), config_path, image_size, crops_per_image, 0,
                          [*overrides, f"training.precision={precision}", f"training.seed={seed}"],
-                         train_crops_per_image, keep_run=True, live_dev=live_dev)
+                         train_crops_per_image, keep_run=True, live_dev=live_dev, procedural=procedural)
                 minutes = (time.perf_counter() - started) / 60
                 if not (run_dir / "minutes.txt").exists():  # an evaluation run again keeps its training's time
                     atomic_write(run_dir / "minutes.txt", lambda t, m=minutes: t.write_text(f"{m:.2f}\n"))
