@@ -36,7 +36,8 @@ def main() -> int:
 
     run_demo(arguments.data_dir, arguments.out, arguments.config, arguments.image_size,
              arguments.crops_per_image, arguments.seed, arguments.overrides, arguments.train_crops_per_image,
-             live_dev=arguments.live_dev, content_weight=arguments.content_labels)
+             live_dev=arguments.live_dev, content_weight=arguments.content_labels,
+             procedural=arguments.procedural)
     return 0
 
 

@@ -55,7 +55,7 @@ def main() -> int:
               arguments.crops_per_image, arguments.seeds, arguments.precisions, arguments.overrides,
               "python " + " ".join(["benchmarks/demo_seeds.py", *sys.argv[1:]]), arguments.train_crops_per_image,
               live_dev=arguments.live_dev, jobs=arguments.jobs,
-              content_weight=arguments.content_labels)
+              content_weight=arguments.content_labels, procedural=arguments.procedural)
     return 0
 
 

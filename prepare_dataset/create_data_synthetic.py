@@ -6,7 +6,9 @@ independent implementation of the same types) and, unless --no-full, the
 full-resolution check folders OUT/full_val/ and OUT/full_test/ (the validation
 and test photographs at their own size, challenge layout); optionally the
 train, val and test pairs as a challenge-style folder (Ref/, Dis/, labels.txt)
-and the figure of one reference with all its distortions.
+and the figure of one reference with all its distortions. --procedural N adds
+N procedural training images (asna.data.procedural) to the training file only;
+--procedural-figure PNG draws four of them.
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ def parse_arguments() -> argparse.Namespace:
                         help="keep training crops' colour channels in order (default: random order)")
     parser.add_argument("--jitter", type=float, default=synthetic.DEFAULT_JITTER,
                         help="training distortions: strength drawn within +-JITTER levels (0: exact levels)")
+    parser.add_argument("--procedural", type=int, default=0, metavar="N",
+                        help="add N procedural images (dead leaves, textured leaves: leaves_00, texture_01, ...) "
+                        "to the training photographs only, after them (default 0: the photographs alone)")
     parser.add_argument("--no-xtest", action="store_true", help="do not write synthetic_xtest.h5")
     parser.add_argument("--no-full", action="store_true",
                         help="do not write the full-resolution check folders OUT/full_val/ and OUT/full_test/ "
@@ -61,6 +66,8 @@ def parse_arguments() -> argparse.Namespace:
                         help="also write DIR2/Ref/A0001.bmp, DIR2/Dis/A0001_TT_LL.bmp, DIR2/labels.txt")
     parser.add_argument("--grid", metavar="PNG", help="also draw one reference with all its distortions")
     parser.add_argument("--grid-size", type=int, default=96, help="crop side used in the figure")
+    parser.add_argument("--procedural-figure", metavar="PNG",
+                        help="also draw the first four procedural images (256 x 256, this --seed)")
     parser.add_argument("--workers", type=int, default=None, help="processes for the distortions")
     return parser.parse_args()
 
@@ -69,10 +76,11 @@ def check_outputs(args: argparse.Namespace) -> None:
     """Refuse output paths that cannot be written before any image is made."""
     from asna.core.paths import check_writable
 
-    if args.grid is not None:
-        from asna.evaluation.report import check_figure_path
+    for option, figure in (("--grid", args.grid), ("--procedural-figure", args.procedural_figure)):
+        if figure is not None:
+            from asna.evaluation.report import check_figure_path
 
-        check_figure_path(args.grid, "--grid")
+            check_figure_path(figure, option)
     if args.out is not None:
         check_writable(Path(args.out) / "synthetic_train.h5", "--out")
         if not args.no_full:
@@ -85,8 +93,8 @@ def check_outputs(args: argparse.Namespace) -> None:
 
 def main() -> int:
     args = parse_arguments()
-    if args.out is None and args.grid is None:
-        raise UserError("nothing to do: give --out DIR (and/or --grid PNG)")
+    if args.out is None and args.grid is None and args.procedural_figure is None:
+        raise UserError("nothing to do: give --out DIR (and/or --grid PNG, --procedural-figure PNG)")
     check_outputs(args)
     from tqdm import tqdm
 
@@ -94,6 +102,10 @@ def main() -> int:
         if not synthetic.MIN_IMAGE_SIZE <= args.grid_size <= 512:
             raise UserError(f"--grid-size {args.grid_size}: must be between {synthetic.MIN_IMAGE_SIZE} and 512")
         print(f"figure -> {synthetic.save_grid(args.grid, args.grid_size, args.seed)}")
+    if args.procedural_figure is not None:
+        from asna.data.procedural import save_montage
+
+        print(f"figure -> {save_montage(args.procedural_figure, 4, args.seed)}")
     if args.out is None:
         return 0
     workers = args.workers if args.workers is not None else synthetic.default_workers()
@@ -104,7 +116,7 @@ def main() -> int:
         export_dir=args.export_images, workers=workers, train_crops_per_image=args.train_crops_per_image,
         scale_range=args.scale_range, colour_variation=not args.no_colour_variation,
         native_share=args.native_share, jitter=args.jitter,
-        xtest=not args.no_xtest, full=not args.no_full,
+        xtest=not args.no_xtest, full=not args.no_full, procedural=args.procedural,
         progress=lambda items, total: tqdm(items, total=total, unit="ref", desc="distorting"))
     print("\n".join(synthetic.summary_lines(summary, args.out)))
     return 0

@@ -40,6 +40,13 @@ independent implementation of the same types (``asna.data.xtest_distortions``)
 at exact levels, with the same labels: it scores quality rather than memory of
 this generator's code.
 
+``procedural`` adds that many seeded procedural images (``asna.data.procedural``:
+dead leaves, textured leaves; ``leaves_00``, ``texture_01``, ...) to the training
+split only, as more photographs would be: cut, varied and distorted the same
+way. They come after the photographs, so every photograph keeps its references,
+seeds and pairs, and validation and test never see them; with 0 (the default)
+the files are those made before the option existed.
+
 Everything random is derived from ``seed``, per reference and type, so the
 files are identical for identical arguments, whatever the number of workers.
 """
@@ -54,12 +61,14 @@ from collections import deque
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from itertools import chain
+from typing import Callable, Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
 
 from asna.core.errors import UserError
+from asna.data import procedural as procedural_images
 from asna.data import xtest_distortions
 from asna.data.distortions import (BY_ID, DISTORTIONS, LEVELS, distort, mos_standardization,
                                    read_mos_table)
@@ -165,6 +174,17 @@ def load_photographs(image_size: int) -> tuple[list[Photograph], list[str]]:
     return photographs, skipped
 
 
+def procedural_photographs(count: int, image_size: int, seed: int) -> Iterator[Photograph]:
+    """The first ``count`` procedural images (``asna.data.procedural``) as training photographs, made one at
+    a time (``procedural_side(image_size)`` on a side, never enlarged for a crop)."""
+    side = procedural_images.procedural_side(image_size)
+    for index in range(count):
+        image = procedural_images.procedural_image(procedural_images.kind_of(index), index, seed, side)
+        factor = working_scale(side, image_size)
+        yield Photograph(procedural_images.procedural_name(index), resize(image, factor, image_size),
+                         procedural_images.is_grey(index), image)
+
+
 def pick_crop(image: np.ndarray, size: int, rng: np.random.Generator,
               min_std: float = MIN_CROP_STD) -> tuple[int, int]:
     """A random crop position whose grey-level std reaches ``min_std`` (best of a few tries otherwise)."""
@@ -215,7 +235,7 @@ def cut(photo: Photograph, scene: np.ndarray, image_size: int, rng: np.random.Ge
     return Reference(f"A{number:04d}", photo.name, top, left, crop, photo.grey, split)
 
 
-def make_references(photographs: Sequence[Photograph], image_size: int, crops_per_image: int,
+def make_references(photographs: Iterable[Photograph], image_size: int, crops_per_image: int,
                     seed: int, variation: Variation | None = None) -> list[Reference]:
     """Seeded crops of every photograph, numbered A0001, A0002, ... photograph by photograph.
 
@@ -300,10 +320,12 @@ def iterate_distortions(tasks: Sequence[Task], workers: int) -> Iterator[list[tu
 
 
 def check_arguments(image_size: int, crops_per_image: int, variation: Variation, jitter: float, seed: int,
-                    type_ids: Sequence[int]) -> None:
+                    type_ids: Sequence[int], procedural: int = 0) -> None:
     """One-line UserErrors for values the generator cannot use."""
     if not MIN_IMAGE_SIZE <= image_size <= MAX_IMAGE_SIZE:
         raise UserError(f"--image-size {image_size}: must be between {MIN_IMAGE_SIZE} and {MAX_IMAGE_SIZE}")
+    if not 0 <= procedural <= procedural_images.MAX_COUNT:
+        raise UserError(f"--procedural {procedural}: must be between 0 and {procedural_images.MAX_COUNT}")
     for option, value in (("--crops-per-image", crops_per_image),
                           ("--train-crops-per-image", variation.crops_per_image)):
         if not 1 <= value <= 100:
@@ -318,9 +340,10 @@ def check_arguments(image_size: int, crops_per_image: int, variation: Variation,
     check_seed_and_types(seed, type_ids)
 
 
-def prepare_references(image_size: int, crops_per_image: int, seed: int, variation: Variation | None = None
-                       ) -> tuple[list[Reference], list[str]]:
-    """Load photographs and cut the references; UserError when too few photographs fit or a split is empty."""
+def prepare_references(image_size: int, crops_per_image: int, seed: int, variation: Variation | None = None,
+                       procedural: int = 0) -> tuple[list[Reference], list[str]]:
+    """Load photographs and cut the references, then those of ``procedural`` procedural training images
+    (numbered after them); UserError when too few photographs fit or a split is empty."""
     photographs, skipped = load_photographs(image_size)
     if len(photographs) < MIN_PHOTOGRAPHS:
         raise UserError(f"--image-size {image_size}: only {len(photographs)} bundled photographs are "
@@ -329,7 +352,8 @@ def prepare_references(image_size: int, crops_per_image: int, seed: int, variati
     if empty:
         raise UserError(f"--image-size {image_size}: no photograph of the {empty[0]} split is large enough; "
                         "use a smaller size")
-    return make_references(photographs, image_size, crops_per_image, seed, variation), skipped
+    made = procedural_photographs(procedural, image_size, seed)
+    return make_references(chain(photographs, made), image_size, crops_per_image, seed, variation), skipped
 
 
 def export_reference(folder: Path, reference: Reference, pairs: Sequence[tuple[str, float, np.ndarray]],
@@ -369,16 +393,18 @@ def make_variation(crops_per_image: int, train_crops_per_image: int | None = Non
 
 
 def generator_options(image_size: int, crops_per_image: int, seed: int, variation: Variation, jitter: float,
-                      type_ids: Sequence[int]) -> dict:
+                      type_ids: Sequence[int], procedural: int = 0) -> dict:
     """Everything that decides the files' contents, stored in each file (``options``) to tell a rebuild is due.
 
     JSON types only (lists, not tuples), so it compares equal to what ``built_options`` reads back.
+    ``procedural`` is there only when not 0, so sets made before it existed still match.
     """
+    extra = {"procedural": int(procedural)} if procedural else {}
     return {"image_size": image_size, "crops_per_image": crops_per_image, "seed": seed,
             "train_crops_per_image": variation.crops_per_image, "scale_range": list(variation.scale_range),
             "colour_variation": variation.colour, "native_share": variation.native_share,
             "train_min_crop_std": TRAIN_MIN_CROP_STD, "jitter": jitter, "distortion_types": list(map(int, type_ids)),
-            "splits": {"val": list(VAL_PHOTOGRAPHS), "test": list(TEST_PHOTOGRAPHS)}}
+            "splits": {"val": list(VAL_PHOTOGRAPHS), "test": list(TEST_PHOTOGRAPHS)}, **extra}
 
 
 def create_synthetic(out_dir: str | os.PathLike, image_size: int = 288, crops_per_image: int = 1,
@@ -388,25 +414,29 @@ def create_synthetic(out_dir: str | os.PathLike, image_size: int = 288, crops_pe
                      train_crops_per_image: int | None = None,
                      scale_range: tuple[float, float] = DEFAULT_SCALE_RANGE, colour_variation: bool = True,
                      native_share: float = DEFAULT_NATIVE_SHARE,
-                     jitter: float = DEFAULT_JITTER, xtest: bool = True, full: bool = False) -> Summary:
+                     jitter: float = DEFAULT_JITTER, xtest: bool = True, full: bool = False,
+                     procedural: int = 0) -> Summary:
     """Write ``synthetic_{train,val,test}.h5``, ``synthetic_xtest.h5`` (unless ``xtest`` is False), the
     optional export folder (train, val and test pairs) and, with ``full``, the full-resolution check
     folders ``full_val/`` and ``full_test/`` (``asna.data.full_resolution``; reused while their options match).
 
+    ``procedural``: procedural images (``asna.data.procedural``) added to the training file only, after
+    the photographs (0: none, the files as before).
+
     ``progress(iterable, total)`` wraps the per-reference loop (e.g. tqdm).
     """
     variation = make_variation(crops_per_image, train_crops_per_image, scale_range, colour_variation, native_share)
-    check_arguments(image_size, crops_per_image, variation, jitter, seed, type_ids)
+    check_arguments(image_size, crops_per_image, variation, jitter, seed, type_ids, procedural)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: --out must be a folder")
     export = prepare_export_folder(export_dir) if export_dir is not None else None
     started = time.perf_counter()
     table = read_mos_table()
-    references, skipped = prepare_references(image_size, crops_per_image, seed, variation)
+    references, skipped = prepare_references(image_size, crops_per_image, seed, variation, procedural)
     xtest_types = [t for t in type_ids if t in xtest_distortions.TYPE_IDS] if xtest else None
     standardization = {SOURCE: mos_standardization(type_ids, table)}
-    options = generator_options(image_size, crops_per_image, seed, variation, jitter, type_ids)
+    options = generator_options(image_size, crops_per_image, seed, variation, jitter, type_ids, procedural)
     summary = Summary(skipped_photographs=skipped,
                       xtest_skipped_types={t: xtest_distortions.SKIPPED[t] for t in type_ids
                                            if xtest and t in xtest_distortions.SKIPPED})
@@ -456,6 +486,8 @@ def _attributes(references: Sequence[Reference], name: str, type_ids: Sequence[i
     generator = ("asna.data.xtest_distortions (second implementation of the KADID-10k types, "
                  "scikit-image photographs)" if name == "xtest"
                  else "asna.data.synthetic (KADID-10k types, scikit-image photographs)")
+    if name == "train" and options.get("procedural"):
+        generator = generator[:-1] + f" and {options['procedural']} procedural images, asna.data.procedural)"
     return {"generator": generator,
             "labels": "KADID-10k mean MOS per (type, level), 1-5, higher is better",
             "distortion_types": json.dumps(list(map(int, type_ids))),
@@ -482,6 +514,16 @@ def file_photographs(path: str | os.PathLike) -> list[str]:
         return json.loads(handle.attrs["photographs"])
 
 
+def sources_text(names: Sequence[str]) -> str:
+    """The photographs' names, then the procedural images' as a count and their range."""
+    made = [name for name in names if procedural_images.is_procedural(name)]
+    kept = [name for name in names if name not in made]
+    if made:
+        made.sort(key=lambda name: int(name.rpartition("_")[2]))
+        kept.append(f"{len(made)} procedural ({made[0]}{'' if len(made) == 1 else ' ... ' + made[-1]})")
+    return ", ".join(kept)
+
+
 def summary_lines(summary: Summary, out_dir: str | os.PathLike) -> list[str]:
     """Human-readable end-of-run report."""
     lines = []
@@ -491,7 +533,7 @@ def summary_lines(summary: Summary, out_dir: str | os.PathLike) -> list[str]:
                  if mos.size else "no pairs")
         lines.append(f"{split}: {summary.pairs.get(split, 0)} pairs from "
                      f"{len(summary.references.get(split, []))} references "
-                     f"({', '.join(summary.photographs.get(split, []))}); {stats}")
+                     f"({sources_text(summary.photographs.get(split, []))}); {stats}")
         lines.append(f"  -> {Path(out_dir) / f'synthetic_{split}.h5'}")
     if summary.skipped_photographs:
         lines.append("skipped photographs: " + ", ".join(summary.skipped_photographs))

@@ -54,6 +54,10 @@ def add_demo_arguments(parser) -> None:
                         help="reference crops per validation/test photograph")
     parser.add_argument("--train-crops-per-image", type=int, default=None,
                         help="reference crops per training photograph (default: 4 x --crops-per-image)")
+    parser.add_argument("--procedural", type=int, default=0, metavar="N",
+                        help="add N procedural images (dead leaves, textured leaves) to the training photographs; "
+                             "validation and test stay photographs only (docs/data.md#procedural-training-images); "
+                             "default 0")
     parser.add_argument("--live-dev", default=None, metavar="DIR",
                         help="the human-rated development folder (Ref/, Dis/, labels.txt); 'none' skips it "
                              "(default: $ASNA_LIVE_DEV, else ../shared/real/live_dev when it is there)")
@@ -89,9 +93,10 @@ def training_files(files: dict[str, Path], content_weight: float) -> dict[str, P
 
 
 def build_data(data_dir: Path, image_size: int, crops_per_image: int, seed: int,
-               train_crops_per_image: int | None = None) -> dict[str, Path]:
+               train_crops_per_image: int | None = None, procedural: int = 0) -> dict[str, Path]:
     """The built-in set's four files and its two full-resolution folders, made once and reused while
-    they match the requested options (the folders are checked on their own: ``options.json``)."""
+    they match the requested options (the folders are checked on their own: ``options.json``);
+    ``procedural``: procedural training images (``--procedural``)."""
     from tqdm import tqdm
 
     from asna.data import synthetic
@@ -101,7 +106,7 @@ def build_data(data_dir: Path, image_size: int, crops_per_image: int, seed: int,
     wanted = synthetic.generator_options(image_size, crops_per_image, seed,
                                          synthetic.make_variation(crops_per_image, train_crops_per_image),
                                          synthetic.DEFAULT_JITTER,
-                                         synthetic.ALL_TYPES)
+                                         synthetic.ALL_TYPES, procedural)
 
     def progress(items, total):
         return tqdm(items, total=total, desc="distorting")
@@ -110,7 +115,7 @@ def build_data(data_dir: Path, image_size: int, crops_per_image: int, seed: int,
         summary = synthetic.create_synthetic(
             data_dir, image_size=image_size, crops_per_image=crops_per_image, seed=seed,
             train_crops_per_image=train_crops_per_image, workers=synthetic.default_workers(), full=True,
-            progress=progress)
+            progress=progress, procedural=procedural)
         print("\n".join(synthetic.summary_lines(summary, data_dir)))
         return files
     print(f"using the existing {', '.join(str(path) for path in files.values())}")
@@ -306,14 +311,16 @@ def train_or_continue(config, keep_run: bool) -> Path:
 
 def run_demo(data_dir: str, out_dir: str, config_path: str, image_size: int, crops_per_image: int,
              seed: int, overrides: list[str], train_crops_per_image: int | None = None,
-             keep_run: bool = False, live_dev: str | None = None, content_weight: float = 0.0) -> dict:
+             keep_run: bool = False, live_dev: str | None = None, content_weight: float = 0.0,
+             procedural: int = 0) -> dict:
     """Every step of ``make demo``; returns the metrics report (test, with the other sets beside it).
 
     ``metrics.json`` is written last, so its presence means the run finished.
     ``keep_run`` continues a training run already in ``out_dir`` instead of
     starting it again (:func:`train_or_continue`); ``live_dev``: the
     ``--live-dev`` option (:func:`asna.data.human_rated.live_dev_folder`);
-    ``content_weight``: ``--content-labels`` (:func:`training_files`).
+    ``content_weight``: ``--content-labels`` (:func:`training_files`); ``procedural``: ``--procedural``
+    (:func:`build_data`).
     """
     from asna.data.human_rated import live_dev_folder
     from asna.evaluation.report import write_json
@@ -326,8 +333,8 @@ def run_demo(data_dir: str, out_dir: str, config_path: str, image_size: int, cro
     sets = reported_sets(Path(data_dir), human)
     total = len(sets) + 3
     step(f"1/{total} built-in data set ({image_size} x {image_size}) in {data_dir}")
-    files = training_files(build_data(Path(data_dir), image_size, crops_per_image, seed, train_crops_per_image),
-                           content_weight)
+    files = training_files(build_data(Path(data_dir), image_size, crops_per_image, seed, train_crops_per_image,
+                                      procedural), content_weight)
     step(f"2/{total} training the attention network from {config_path} (best epoch chosen on validation)")
     config = load_config(config_path, [f"data.train='{files['train']}'", f"data.val='{files['val']}'",
                                        f"model.image_size={image_size}",

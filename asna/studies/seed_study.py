@@ -171,7 +171,7 @@ def run_overrides(overrides: Sequence[str], precision: str, seed: int) -> list[s
 
 def train_run(data_dir: str, run_dir: str, config_path: str, image_size: int, crops_per_image: int,
               overrides: Sequence[str], train_crops_per_image: int | None = None,
-              live_dev: str | None = None, content_weight: float = 0.0) -> None:
+              live_dev: str | None = None, content_weight: float = 0.0, procedural: int = 0) -> None:
     """One run: the demo into ``run_dir`` (a stopped run continues) and its wall time in ``minutes.txt``.
 
     The study's own process and a child run (``asna.studies.seed_run``) both train through
@@ -181,7 +181,8 @@ def train_run(data_dir: str, run_dir: str, config_path: str, image_size: int, cr
 
     started = time.perf_counter()
     run_demo(data_dir, run_dir, config_path, image_size, crops_per_image, 0, list(overrides),
-             train_crops_per_image, keep_run=True, live_dev=live_dev, content_weight=content_weight)
+             train_crops_per_image, keep_run=True, live_dev=live_dev, content_weight=content_weight,
+             procedural=procedural)
     minutes = (time.perf_counter() - started) / 60
     minutes_file = Path(run_dir) / MINUTES
     if not minutes_file.exists():  # an evaluation run again keeps its training's time
@@ -203,12 +204,12 @@ class ChildRun:
 
 def child_run(data_dir: str, run_dir: Path, config_path: str, image_size: int, crops_per_image: int,
               overrides: Sequence[str], train_crops_per_image: int | None, live_dev: str | None,
-              content_weight: float = 0.0) -> ChildRun:
+              content_weight: float = 0.0, procedural: int = 0) -> ChildRun:
     """The command that trains one run in a child process (:func:`train_run` there, by ``CHILD_MODULE``)."""
     spec = {"data_dir": data_dir, "run_dir": str(run_dir), "config_path": config_path, "image_size": image_size,
             "crops_per_image": crops_per_image, "overrides": list(overrides),
             "train_crops_per_image": train_crops_per_image, "live_dev": live_dev, "content_weight": content_weight,
-            "parent": os.getpid()}
+            "procedural": procedural, "parent": os.getpid()}
     return ChildRun(run_dir.name, run_dir, (sys.executable, "-m", CHILD_MODULE, json.dumps(spec)))
 
 
@@ -344,10 +345,11 @@ def run_side_by_side(children: Sequence[ChildRun], jobs: int, environment: dict[
 def run_study(data_dir: str, out_dir: str, config_path: str, image_size: int, crops_per_image: int,
               seeds: int, precisions: Sequence[str], overrides: Sequence[str], command: str,
               train_crops_per_image: int | None = None, live_dev: str | None = None, jobs: int = 1,
-              content_weight: float = 0.0) -> Path:
+              content_weight: float = 0.0, procedural: int = 0) -> Path:
     """Run the demo for every (precision, seed) not yet done; returns the summary's path.
 
-    ``content_weight``: ``--content-labels`` (``asna.studies.demo.training_files``).
+    ``content_weight``: ``--content-labels`` (``asna.studies.demo.training_files``);
+    ``procedural``: ``--procedural`` (procedural training references, ``asna.data.procedural``).
     ``live_dev``: the ``--live-dev`` option; the human-rated folder, when found,
     is a set of every run's report like the others (its baselines included).
 
@@ -376,11 +378,11 @@ def run_study(data_dir: str, out_dir: str, config_path: str, image_size: int, cr
     plan = [(precision, seed, out / f"{precision}_seed{seed}") for precision in precisions for seed in range(seeds)]
     children = [child_run(data_dir, run_dir, config_path, image_size, crops_per_image,
                           run_overrides(overrides, precision, seed), train_crops_per_image, live_dev,
-                          content_weight)
+                          content_weight, procedural)
                 for precision, seed, run_dir in plan if not (run_dir / "metrics.json").exists()]
     if jobs > 1 and children:
-        training_files(build_data(Path(data_dir), image_size, crops_per_image, 0, train_crops_per_image),
-                       content_weight)  # made once, before the runs that read them start
+        training_files(build_data(Path(data_dir), image_size, crops_per_image, 0, train_crops_per_image,
+                                  procedural), content_weight)  # made once, before the runs that read them start
         environment = child_environment(min(jobs, len(children)))
         print(f"\n##### {len(children)} run(s), {min(jobs, len(children))} at a time, "
               f"{environment[THREAD_VARIABLES[0]]} TensorFlow thread(s) each", flush=True)
@@ -391,7 +393,8 @@ def run_study(data_dir: str, out_dir: str, config_path: str, image_size: int, cr
         if not (run_dir / "metrics.json").exists():
             print(f"\n##### {precision}, training seed {seed} -> {run_dir}", flush=True)
             train_run(data_dir, str(run_dir), config_path, image_size, crops_per_image,
-                      run_overrides(overrides, precision, seed), train_crops_per_image, live_dev, content_weight)
+                      run_overrides(overrides, precision, seed), train_crops_per_image, live_dev, content_weight,
+                      procedural)
         elif human is not None and run_dir not in fresh:
             add_missing_sets(run_dir, Path(data_dir), human)
         minutes_file = run_dir / MINUTES
