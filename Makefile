@@ -1,5 +1,6 @@
 # Two entry points that set everything up on a fresh machine:
-#   make demo   build the built-in data set, train the attention network on it, evaluate it
+#   make demo   build the built-in data set, train the attention network on it (with GMSD's map, on
+#               content-aware labels), evaluate it
 #   make test   run the test suite
 #   make model  train the built-in model (three seeds side by side, about an hour on a 2-core CPU) and
 #               ship it into models/ if the mean over the seeds beats -GMSD and HaarPSI on every built-in
@@ -27,7 +28,7 @@ test: venv
 	$(PYTHON) -m pytest tests -q -n 2 --dist loadfile --durations=15
 
 demo: venv
-	$(PYTHON) demo.py --data-dir $(DATA_DIR) --out $(DEMO_DIR)
+	$(PYTHON) demo.py --data-dir $(DATA_DIR) --out $(DEMO_DIR) --config configs/attention_synthetic_gms.txt --content-labels 1
 
 model: venv
 	$(PYTHON) benchmarks/demo_seeds.py --config configs/attention_built_in_gms.txt --data-dir data/synthetic_built_in \
