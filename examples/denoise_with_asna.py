@@ -7,7 +7,7 @@ no download) with fresh Gaussian noise every step, under
 
     loss = perceptual_weight * asna.PerceptualLoss(models) + pixel_weight * MSE
 
-and is then checked on crops of the test photographs (chelsea, coffee, camera,
+and is then checked on crops of the test photographs (chelsea, coffee, clock,
 gravel), which it never saw, with fixed noise: the perceptual loss, the ASNA
 score of the output (``asna.load_metric``, the uint8 scoring path, higher is
 better), and PSNR, SSIM and HaarPSI (the project's baselines, which the loss

@@ -168,7 +168,7 @@ def test_create_synthetic_writes_them_only_when_asked(tmp_path, monkeypatch):
     assert summary.full == [] and not (tmp_path / "plain" / "full_val").exists()
     summary = synthetic.create_synthetic(tmp_path / "with", full=True, **options)
     assert [s.name for s in summary.full] == list(full.FOLDERS)
-    assert (tmp_path / "with" / "full_test" / "Dis" / "camera_10_05.png").is_file()
+    assert (tmp_path / "with" / "full_test" / "Dis" / "clock_10_05.png").is_file()
     lines = synthetic.summary_lines(summary, tmp_path / "with")
     assert any(line.startswith("full_test: 40 pairs from 4 photographs (chelsea 96x96") for line in lines)
 

@@ -24,14 +24,14 @@ def test_models_holds_one_pooled_network_with_its_sidecar_and_card():
 
 @pytest.fixture(scope="module")
 def photograph_pair(tmp_path_factory):
-    """A test photograph at its own resolution (a 256 x 192 window of camera) and its blurred versions."""
+    """A test photograph at its own resolution (a 256 x 192 window of clock) and its blurred versions."""
     import cv2
     import skimage.data
 
     from asna.data.distortions import distort
 
     folder = tmp_path_factory.mktemp("shipped")
-    reference = np.repeat(skimage.data.camera()[96:288, 128:384, None], 3, axis=2)
+    reference = np.repeat(skimage.data.clock()[54:246, 72:328, None], 3, axis=2)
     cv2.imwrite(str(folder / "reference.png"), reference[..., ::-1])
     for level in (1, 3, 5):
         blurred = distort(reference, 1, level, seed=(0,))

@@ -369,3 +369,13 @@ def test_script_bad_arguments_give_one_line(tmp_path, arguments, message):
     assert result.returncode == 2
     lines = error_lines(result)
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+
+
+def test_no_photograph_is_one_the_outside_checks_are_made_from():
+    """skimage's camera is also PyWavelets' camera; ascent and face are SciPy's and PyWavelets', china and
+    flower scikit-learn's, grace_hopper matplotlib's, quokka imgaug's: none may be trained or tested on."""
+    bundled_elsewhere = {"camera", "cameraman", "ascent", "face", "aero", "china", "flower", "grace_hopper",
+                         "quokka"}
+    names = {entry[0] for entry in synthetic.PHOTOGRAPHS} | {entry[1] for entry in synthetic.PHOTOGRAPHS}
+    assert not names & bundled_elsewhere
+    assert len(synthetic.TEST_PHOTOGRAPHS) == 4 and set(synthetic.TEST_PHOTOGRAPHS) <= names

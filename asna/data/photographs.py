@@ -1,6 +1,9 @@
 """The photographs the built-in sets are cut from, and their split by name.
 
-They are the photographs scikit-image ships inside its wheel (nothing is downloaded). The split
+They are the photographs scikit-image ships inside its wheel (nothing is downloaded), less
+any that scikit-learn, matplotlib, SciPy, imgaug or PyWavelets also bundle (skimage's
+``camera`` is PyWavelets' too, so ``clock`` took its place): checks made outside the project
+use those, and a model must not have seen them. The split
 is fixed by name, the same for every seed, so figures from different seeds score the same
 photographs; both the crop set (``asna.data.synthetic``) and the full-resolution folders
 (``asna.data.full_resolution``) read it from here.
@@ -26,7 +29,7 @@ PHOTOGRAPHS: tuple[tuple[str, str, int | None, bool], ...] = (
     ("motorcycle_left", "stereo_motorcycle", 0, False),
     ("motorcycle_right", "stereo_motorcycle", 1, False),
     ("retina", "retina", None, False),
-    ("camera", "camera", None, True),
+    ("clock", "clock", None, True),  # in the place of camera, so every later photograph keeps its seed
     ("brick", "brick", None, True),
     ("grass", "grass", None, True),
     ("gravel", "gravel", None, True),
@@ -36,7 +39,7 @@ PHOTOGRAPHS: tuple[tuple[str, str, int | None, bool], ...] = (
     ("text", "text", None, True),
 )
 VAL_PHOTOGRAPHS = ("rocket", "retina", "coins")
-TEST_PHOTOGRAPHS = ("chelsea", "coffee", "camera", "gravel")
+TEST_PHOTOGRAPHS = ("chelsea", "coffee", "clock", "gravel")
 
 
 def split_of(photo: str) -> str:

@@ -17,7 +17,7 @@ Splits are made by photograph, so overlapping crops of one photograph never sit
 on two sides; every crop has its own reference id (``A0001`` ...). The split is
 fixed by name (``VAL_PHOTOGRAPHS``, ``TEST_PHOTOGRAPHS``), the same for every
 seed, so test figures from different seeds score the same photographs: test
-holds two colour and two grey photographs (chelsea, coffee, camera, gravel),
+holds two colour and two grey photographs (chelsea, coffee, clock, gravel),
 validation two colour and one grey (rocket, retina, coins), training the other
 ten (five colour, five grey; the two stereo motorcycle views stay together).
 
