@@ -28,7 +28,8 @@ COLOURS = {
     "InputLayer": "#ffffff",
 }
 STAGE_TITLES = {"scale": "scale to [-1, 1]", "tile": "tile (row-major)", "lstm": "ConvLSTM, last state",
-                "down": "down-sample", "att": "attention block", "head": "head"}
+                "down": "down-sample", "att": "attention block", "head": "head",
+                "classic": "GMSD's map, per 8 x 8 cell"}
 BAR_HEIGHT, BAR_GAP, COLUMN_WIDTH, BOX_WIDTH = 0.34, 0.06, 2.4, 2.05
 
 
