@@ -256,14 +256,17 @@ def test_pooled_head_at_the_demo_size_has_its_documented_count():
     assert build_model({"network": "attention", "image_size": 64}).count_params() == 213_711
 
 
-def test_pooled_head_reloads_and_scores_other_sizes_alike(tmp_path):
-    model = build_model(small("bn", head="pooled"))
-    path = tmp_path / "pooled.keras"
+def assert_reloads_alike(model: keras.Model, path, reference: np.ndarray, distorted: np.ndarray,
+                         tolerance: float = 1e-6) -> None:
+    """Saved to ``path`` and loaded back, ``model`` scores the pair as before."""
     model.save(path)
     again = keras.models.load_model(path)
-    reference, distorted = pair_batch(64, seed=3)
     np.testing.assert_allclose(predict(again, reference, distorted), predict(model, reference, distorted),
-                               rtol=1e-6, atol=1e-6)
+                               rtol=tolerance, atol=1e-6)
+
+
+def test_pooled_head_reloads_and_scores_other_sizes_alike(tmp_path):
+    assert_reloads_alike(build_model(small("bn", head="pooled")), tmp_path / "pooled.keras", *pair_batch(64, seed=3))
 
 
 def test_weighted_mean_pools_positions_by_their_weights():
@@ -315,12 +318,7 @@ def test_classic_map_option_feeds_the_head_and_reloads(head, tmp_path):
     assert model.count_params() == plain.count_params() + extra
     side = 4 if head == "flatten" else None  # the pooled head takes any size
     assert model.get_layer("classic_gms").output.shape[1:] == (side, side, 2)
-    path = tmp_path / "gms.keras"
-    model.save(path)
-    again = keras.models.load_model(path)
-    reference, distorted = smooth_pair(32, seed=2)
-    np.testing.assert_allclose(predict(again, reference, distorted), predict(model, reference, distorted),
-                               rtol=1e-5, atol=1e-6)
+    assert_reloads_alike(model, tmp_path / "gms.keras", *smooth_pair(32, seed=2), tolerance=1e-5)
 
 
 def test_classic_map_trains_and_its_gradient_is_finite_on_flat_images():
