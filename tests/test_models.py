@@ -327,16 +327,18 @@ def test_classic_map_trains_and_its_gradient_is_finite_on_flat_images():
     from asna.api.perceptual_loss import float_view
 
     model = build_model(small("bn", head="pooled", classic_map="gms"))
+    model.compile(optimizer="adam", loss="mse")
+    reference, distorted = smooth_pair(32, seed=4)
+    before = [weight.copy() for weight in model.get_weights()]
+    history = model.fit([reference, distorted], np.linspace(1, 4, BATCH), epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert any(not np.array_equal(old, new) for old, new in zip(before, model.get_weights()))
     flat = tf.constant(np.full((BATCH, 32, 32, 3), 128, np.float32))
-    with tf.GradientTape() as tape:  # the perceptual loss's path: float pixels, gradient to the image
+    with tf.GradientTape() as tape:  # the perceptual loss's path (frozen): float pixels, gradient to the image
         tape.watch(flat)
         score = float_view(model)([flat, flat])
     gradient = tape.gradient(score, flat).numpy()
     assert np.isfinite(gradient).all() and np.abs(gradient).sum() > 0
-    model.compile(optimizer="adam", loss="mse")
-    reference, distorted = smooth_pair(32, seed=4)
-    history = model.fit([reference, distorted], np.linspace(1, 4, BATCH), epochs=2, verbose=0)
-    assert np.isfinite(history.history["loss"]).all()
 
 
 def test_tiled_network_refuses_the_classic_map():
