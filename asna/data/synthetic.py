@@ -604,11 +604,9 @@ def save_grid(path: str | os.PathLike, image_size: int = 96, seed: int = 0) -> P
 
 def default_workers() -> int:
     """Worker processes for the distortions: the CPUs this process may use, at most 4."""
-    try:
-        available = len(os.sched_getaffinity(0))
-    except AttributeError:
-        available = os.cpu_count() or 1
-    return max(1, min(4, available))
+    from asna.data.workers import available_cpus
+
+    return max(1, min(4, available_cpus()))
 
 
 def expected_pairs(references: Sequence[Reference], type_ids: Sequence[int]) -> int:

@@ -22,6 +22,14 @@ from typing import Iterator
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the OS has one), for sizing pools and shares."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
 def _watch_parent(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(0.5)

@@ -139,8 +139,9 @@ def describe_device() -> str:
             names.append(gpu.name)
     if names:
         return ", ".join(names)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"CPU, {cores} cores"
+    from asna.data.workers import available_cpus
+
+    return f"CPU, {available_cpus()} cores"
 
 
 def random_batch(batch_size: int, image_size: int, seed: int = 0) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:

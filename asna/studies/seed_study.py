@@ -213,18 +213,12 @@ def child_run(data_dir: str, run_dir: Path, config_path: str, image_size: int, c
     return ChildRun(run_dir.name, run_dir, (sys.executable, "-m", CHILD_MODULE, json.dumps(spec)))
 
 
-def available_cpus() -> int:
-    """The CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 def child_environment(at_once: int) -> dict[str, str]:
     """The child runs' environment: this one, plus the package importable from any working folder,
     unbuffered output (``console.log`` is written as the run goes) and TensorFlow's threads split
     between the runs side by side, so they do not fight over the cores (values already set are kept)."""
+    from asna.data.workers import available_cpus
+
     environment = dict(os.environ)
     root = str(Path(__file__).resolve().parents[2])
     environment["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [environment.get("PYTHONPATH")])])
