@@ -325,6 +325,7 @@ def run_side_by_side(children: Sequence[ChildRun], jobs: int, environment: dict[
         stop_children([process for _, process, _ in running])
         raise
     if failed:
+        failed.sort(key=lambda entry: children.index(entry[0]))  # the study's order, not which ended first
         child, code = failed[0]
         reason = last_line(child.log)
         line = f"{child.run_dir}: the run failed ({exit_text(code)}{': ' + reason if reason else ''}); " \
