@@ -99,7 +99,7 @@ def test_kill_during_checkpoint_writes_then_nan_then_resume(tmp_path, tiny_data)
     command = [sys.executable, str(REPO_ROOT / TRAIN[0]), *TRAIN[1:],
                *tiny_overrides(tiny_data, run, "training.steps_per_epoch=2", "training.deterministic=True",
                                "training.epochs=3")]
-    first = kill_during_a_write(command, run, 0, name=".epoch_0001.partial.weights.h5")
+    first = kill_during_a_write(command, run, 0, name=".epoch_0001.partial-*.weights.h5")
     if first:  # what the first epoch's save left: all but the resume state
         assert {"model.keras", "model.json", "config.txt", "log.csv"} <= {path.name for path in run.iterdir()}
         assert saved_epochs(run) == 0 and load(run / "model.keras").count_params() > 0
@@ -345,6 +345,42 @@ def test_outputs_are_written_through_links_and_never_over_fifos_or_devices(tmp_p
             atomic_write(path, lambda temporary: temporary.write_text("x"))
     assert fifo.is_fifo() and Path("/dev/null").is_char_device()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["fifo", "link.txt", "target.txt"]
+
+
+def test_two_writers_of_one_file_at_once_each_publish_a_whole_file(tmp_path):
+    """Two writers (threads here; seed runs side by side are processes) write one file at the same
+    time, each in two halves with the other's halves between them. Each writes under a name of its
+    own, so both finish and the file is one writer's whole text; under one shared temporary name the
+    second would truncate the first's file and the first's rename would take the second's file away."""
+    import threading
+
+    from asna.core.paths import atomic_write, temporary_name, temporary_pattern
+
+    out = tmp_path / "cache.weights.h5"
+    assert temporary_name(out) != temporary_name(out)
+    assert temporary_name(out).match(temporary_pattern(out)) and temporary_name(out).name.endswith(".weights.h5")
+    both_half_written = threading.Barrier(2)
+    errors = []
+
+    def writer(text: str) -> None:
+        def write(temporary: Path) -> None:
+            with open(temporary, "w") as handle:
+                handle.write(text[:50])
+                handle.flush()
+                both_half_written.wait(timeout=10)
+                handle.write(text[50:])
+        try:
+            atomic_write(out, write)
+        except Exception as error:  # noqa: BLE001 - the test reports whatever a writer met
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(letter * 100,)) for letter in "ab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == [] and out.read_text() in ("a" * 100, "b" * 100)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["cache.weights.h5"]
 
 
 @pytest.mark.parametrize("number", [errno.ENOSPC, errno.EDQUOT, errno.EIO])

@@ -7,6 +7,7 @@ before long work, and the refusal of an output that names one of the command's i
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 from pathlib import Path
 from typing import Callable, Iterable
@@ -30,13 +31,22 @@ def resolve_repo_path(path: str) -> str:
 
 
 def temporary_name(path: Path) -> Path:
-    """The hidden name ``path`` is written under: ``.model.partial.keras`` for ``model.keras``.
+    """A hidden name of this writer's own to write ``path`` under: ``.model.partial-<pid>-<hex>.keras``.
 
-    Every suffix is kept (``x.weights.h5`` -> ``.x.partial.weights.h5``), so writers
-    that pick a format from the name (Keras, matplotlib) still work.
+    Every suffix is kept (``x.weights.h5`` -> ``.x.partial-<pid>-<hex>.weights.h5``), so writers
+    that pick a format from the name (Keras, matplotlib) still work. The process id and a random
+    part make the name differ between writers, so two processes writing the same file at once
+    each publish a complete file (the last rename wins) instead of writing into one another's.
     """
     base, dot, suffixes = path.name.lstrip(".").partition(".")
-    return path.with_name(f".{base}.partial" + (f".{suffixes}" if dot else ""))
+    mark = f"partial-{os.getpid()}-{secrets.token_hex(4)}"
+    return path.with_name(f".{base}.{mark}" + (f".{suffixes}" if dot else ""))
+
+
+def temporary_pattern(path: Path) -> str:
+    """The glob pattern (in ``path``'s folder) of every temporary name ``temporary_name`` gives ``path``."""
+    base, dot, suffixes = path.name.lstrip(".").partition(".")
+    return f".{base}.partial-*" + (f".{suffixes}" if dot else "")
 
 
 def fsync_file(path: str | os.PathLike) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from asna.core.errors import UserError
-from asna.core.paths import atomic_write, sidecar_path, temporary_name
+from asna.core.paths import atomic_write, sidecar_path, temporary_pattern
 
 STATE_FILE = "state.json"
 
@@ -108,7 +108,8 @@ def remove_stale_temporaries(paths: list[Path], folders: list[Path]) -> None:
     process is killed; the next start removes what a kill left.
     """
     for path in paths:
-        temporary_name(path).unlink(missing_ok=True)
+        for stale in path.parent.glob(temporary_pattern(path)):
+            stale.unlink(missing_ok=True)
     for folder in folders:
         if folder.is_dir():
             for stale in folder.glob(".*.partial*"):
