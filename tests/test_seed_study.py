@@ -252,20 +252,3 @@ def test_ctrl_c_stops_every_child_run(tmp_path, monkeypatch, capsys):
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)  # stopped and reaped
     assert "stopping a, b; the same command continues them" in capsys.readouterr().err
-
-
-def test_runs_side_by_side_take_turns_writing_the_shared_classic_cache(tmp_path):
-    import threading
-
-    import numpy as np
-
-    from asna.evaluation.classic_cache import read_cache, write_cache, writing_alone
-
-    cache = tmp_path / ".classic_scores" / "synthetic_test.h5.json"
-    with writing_alone(cache):  # another run writing it now
-        writer = threading.Thread(target=write_cache, args=(cache, "stamp", {"psnr": np.arange(3.0)}))
-        writer.start()
-        writer.join(0.5)
-        assert writer.is_alive() and not cache.exists()  # waits its turn
-    writer.join(10)
-    assert list(read_cache(cache, "stamp", ["psnr"])["psnr"]) == [0.0, 1.0, 2.0]

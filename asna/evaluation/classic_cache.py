@@ -6,19 +6,18 @@ repeated demo would pay for them on every run. The cache is a JSON file of each
 method's per-pair scores, valid only while the set's fingerprint (its pair names and the size and
 modification time of every file it is read from) is the one stored with it.
 Only callers that own the data folder (the demo, the seed study) ask for one.
-Runs side by side (the seed study's ``--jobs``) share it: its writers take
-turns through a hidden lock file beside it, since every writer of a file
-writes it under the same temporary name first (``asna.core.paths.atomic_write``).
+Runs side by side (the seed study's ``--jobs``) share it: each writer writes
+under a temporary name of its own and renames it into place
+(``asna.core.paths.atomic_write``), so a reader sees one writer's whole file.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -47,26 +46,7 @@ def read_cache(path: Path, stamp: str, methods: Sequence[str]) -> dict[str, np.n
     return {method: np.asarray(stored["scores"][method], dtype=np.float64) for method in methods}
 
 
-@contextlib.contextmanager
-def writing_alone(path: Path) -> Iterator[None]:
-    """Hold ``path``'s hidden lock file (``.<name>.lock``), waiting for another process that holds it.
-
-    Two processes writing one file at once would write into one temporary file, and one of them
-    would fail to rename it; taking turns, the second simply replaces the first's file.
-    """
-    try:
-        import fcntl
-    except ImportError:  # no such locks (Windows): as before
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f".{path.name}.lock"), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
-        yield
-
-
 def write_cache(path: Path, stamp: str, scores: dict[str, np.ndarray]) -> None:
-    """Keep the scores with the fingerprint they belong to (atomically, one writer at a time)."""
+    """Keep the scores with the fingerprint they belong to (atomically; the last of writers side by side wins)."""
     payload = {"fingerprint": stamp, "scores": {m: np.asarray(v, np.float64).tolist() for m, v in scores.items()}}
-    with writing_alone(path):
-        atomic_write(path, lambda temporary: temporary.write_text(json.dumps(payload)))
+    atomic_write(path, lambda temporary: temporary.write_text(json.dumps(payload)))
