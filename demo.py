@@ -22,7 +22,7 @@ from asna.core.quiet import quiet_tensorflow  # noqa: E402
 quiet_tensorflow()  # before anything imports TensorFlow
 
 from asna.core.errors import run_cli  # noqa: E402
-from asna.studies.demo import add_demo_arguments  # noqa: E402
+from asna.studies.recipe import DemoRecipe, add_demo_arguments  # noqa: E402
 
 
 def main() -> int:
@@ -34,10 +34,7 @@ def main() -> int:
     arguments = parser.parse_args()
     from asna.studies.demo import run_demo
 
-    run_demo(arguments.data_dir, arguments.out, arguments.config, arguments.image_size,
-             arguments.crops_per_image, arguments.seed, arguments.overrides, arguments.train_crops_per_image,
-             live_dev=arguments.live_dev, content_weight=arguments.content_labels,
-             procedural=arguments.procedural)
+    run_demo(DemoRecipe.from_arguments(arguments), arguments.out, arguments.seed, arguments.overrides)
     return 0
 
 

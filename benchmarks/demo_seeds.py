@@ -27,7 +27,7 @@ quiet_tensorflow()  # before anything imports TensorFlow
 from asna.core.errors import run_cli  # noqa: E402
 from asna.core.precision import PRECISIONS  # noqa: E402
 from asna.evaluation import positive_int  # noqa: E402
-from asna.studies.demo import add_demo_arguments  # noqa: E402
+from asna.studies.recipe import DemoRecipe, add_demo_arguments  # noqa: E402
 
 
 def precision_list(text: str) -> list[str]:
@@ -51,11 +51,9 @@ def main() -> int:
     arguments = parser.parse_args()
     from asna.studies.seed_study import run_study
 
-    run_study(arguments.data_dir, arguments.out, arguments.config, arguments.image_size,
-              arguments.crops_per_image, arguments.seeds, arguments.precisions, arguments.overrides,
-              "python " + " ".join(["benchmarks/demo_seeds.py", *sys.argv[1:]]), arguments.train_crops_per_image,
-              live_dev=arguments.live_dev, jobs=arguments.jobs,
-              content_weight=arguments.content_labels, procedural=arguments.procedural)
+    run_study(DemoRecipe.from_arguments(arguments), arguments.out, arguments.seeds, arguments.precisions,
+              arguments.overrides, "python " + " ".join(["benchmarks/demo_seeds.py", *sys.argv[1:]]),
+              jobs=arguments.jobs)
     return 0
 
 

@@ -108,6 +108,7 @@ def test_a_rated_folder_gets_per_type_figures_for_the_model_and_every_baseline(t
 def test_a_finished_study_gains_live_dev_without_training_and_its_summary_shows_it(tmp_path, tiny_model):
     import shutil
 
+    from asna.studies.recipe import DemoRecipe
     from asna.studies.seed_study import run_study
 
     folder = rated_folder(tmp_path / "rated", "live")
@@ -122,8 +123,8 @@ def test_a_finished_study_gains_live_dev_without_training_and_its_summary_shows_
         (run / "log.csv").write_text("epoch,val_loss,val_srcc\n0,1.0,0.5\n")
         (run / "minutes.txt").write_text("1.00\n")
     data_dir = tmp_path / "data"
-    summary = run_study(str(data_dir), str(out), "configs/attention_synthetic.txt", 32, 4, 2, ["float32"], [],
-                        "study", live_dev=str(folder)).read_text()
+    recipe = DemoRecipe(str(data_dir), "configs/attention_synthetic.txt", 32, 4, live_dev=str(folder))
+    summary = run_study(recipe, str(out), 2, ["float32"], [], "study").read_text()
     metrics = json.loads((out / "float32_seed0" / "metrics.json").read_text())
     assert metrics["sets"] == ["test", "live_dev"] and list(metrics["live_dev"]["by_type"]) == ["gblur", "jpeg", "wn"]
     assert (out / "float32_seed0" / "live_dev_COPYRIGHT.txt").read_text() == "the notice that travels with the labels\n"
@@ -141,8 +142,7 @@ def test_a_finished_study_gains_live_dev_without_training_and_its_summary_shows_
     assert "| type | pairs | network, float32 | PSNR | SSIM | MS-SSIM | -GMSD | HaarPSI |" in part
     assert "| gblur | 6 |" in part and "| wn | 6 |" in part
     mtime = (out / "float32_seed0" / "metrics.json").stat().st_mtime_ns
-    run_study(str(data_dir), str(out), "configs/attention_synthetic.txt", 32, 4, 2, ["float32"], [], "study",
-              live_dev=str(folder))
+    run_study(recipe, str(out), 2, ["float32"], [], "study")
     assert (out / "float32_seed0" / "metrics.json").stat().st_mtime_ns == mtime  # scored once, then kept
 
 

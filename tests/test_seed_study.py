@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from asna.studies.recipe import DemoRecipe
 from asna.studies.seed_study import run_study
 
 
@@ -31,8 +32,8 @@ def test_finished_runs_are_summarised_without_training(tmp_path):
     out = tmp_path / "study"
     finished_run(out / "float32_seed0", 0.80, 0.82, [0.5, 0.7, 0.6], [1.0, 0.5, 0.6])
     finished_run(out / "float32_seed1", 0.84, 0.86, [0.4, 0.8], [1.0, 0.9])
-    summary = run_study(str(tmp_path / "no_data_needed"), str(out), "configs/attention_synthetic.txt", 64, 4,
-                        2, ["float32"], [], "python benchmarks/demo_seeds.py --seeds 2")
+    summary = run_study(DemoRecipe(str(tmp_path / "no_data_needed"), "configs/attention_synthetic.txt", 64, 4),
+                        str(out), 2, ["float32"], [], "python benchmarks/demo_seeds.py --seeds 2")
     assert not (tmp_path / "no_data_needed").exists()  # nothing was built or trained
     table = pd.read_csv(out / "results.csv")
     assert list(table["seed"]) == [0, 1]
@@ -47,7 +48,7 @@ def test_zero_seeds_is_refused(tmp_path):
     from asna.core.errors import UserError
 
     with pytest.raises(UserError, match="--seeds 0 --precisions float32: need at least one of each"):
-        run_study(str(tmp_path), str(tmp_path / "out"), "configs/attention_synthetic.txt", 64, 4, 0,
+        run_study(DemoRecipe(str(tmp_path), "configs/attention_synthetic.txt", 64, 4), str(tmp_path / "out"), 0,
                   ["float32"], [], "")
 
 
@@ -67,7 +68,7 @@ def test_every_set_and_its_types_are_summarised_as_mean_and_sd(tmp_path):
                    "sets": ["test", "xtest", "full"], "xtest": typed_report(0.7, (0.5, 0.5)),
                    "full": typed_report(0.75 + shift, (0.70 + shift, 0.80))}
         (out / f"float32_seed{seed}" / "metrics.json").write_text(json.dumps(metrics))
-    summary = run_study(str(tmp_path / "unused"), str(out), "configs/attention_synthetic.txt", 64, 4, 2,
+    summary = run_study(DemoRecipe(str(tmp_path / "unused"), "configs/attention_synthetic.txt", 64, 4), str(out), 2,
                         ["float32"], [], "python benchmarks/demo_seeds.py --seeds 2").read_text()
     assert list(pd.read_csv(out / "results.csv").columns) == [
         "precision", "seed", "val_srcc", "test_srcc", "test_plcc", "xtest_srcc", "xtest_plcc", "full_srcc",
@@ -92,7 +93,7 @@ def test_every_set_and_its_types_are_summarised_as_mean_and_sd(tmp_path):
 def test_runs_from_before_the_per_type_reports_say_so(tmp_path):
     out = tmp_path / "study"
     finished_run(out / "float32_seed0", 0.80, 0.82, [0.5], [1.0])
-    text = run_study(str(tmp_path / "unused"), str(out), "configs/attention_synthetic.txt", 64, 4, 1,
+    text = run_study(DemoRecipe(str(tmp_path / "unused"), "configs/attention_synthetic.txt", 64, 4), str(out), 1,
                      ["float32"], [], "").read_text()
     assert text.count("No per-type figures in these runs") == 2 and not list(out.glob("types_*.png"))
 
@@ -126,7 +127,7 @@ def test_runs_before_the_full_set_leave_its_column_empty(tmp_path):
     metrics = json.loads((out / "float32_seed1" / "metrics.json").read_text())
     metrics.update(sets=["test", "xtest", "full"], full=typed_report(0.7, (0.6, 0.8)))
     (out / "float32_seed1" / "metrics.json").write_text(json.dumps(metrics))
-    summary = run_study(str(tmp_path / "unused"), str(out), "configs/attention_synthetic.txt", 64, 4, 2,
+    summary = run_study(DemoRecipe(str(tmp_path / "unused"), "configs/attention_synthetic.txt", 64, 4), str(out), 2,
                         ["float32"], [], "").read_text()
     table = pd.read_csv(out / "results.csv")
     assert table["full_srcc"].isna().tolist() == [True, False]
@@ -142,6 +143,27 @@ TINY = ["model.nfs=[4, 4, 8, 8, 8, 8, 8, 4, 4, 8]", "model.dense_num=8", "traini
         "training.steps_per_epoch=2"]
 
 
+def test_the_shared_options_make_one_recipe_and_a_child_run_gets_it_whole(tmp_path):
+    import argparse
+
+    from asna.studies.recipe import add_demo_arguments
+    from asna.studies.seed_study import child_run
+
+    parser = argparse.ArgumentParser()
+    add_demo_arguments(parser)
+    assert DemoRecipe.from_arguments(parser.parse_args([])) == DemoRecipe(
+        "data/synthetic", "configs/attention_synthetic.txt", 64, 4)
+    recipe = DemoRecipe.from_arguments(parser.parse_args([
+        "--data-dir", "d", "--config", "c.txt", "--image-size", "32", "--crops-per-image", "2",
+        "--train-crops-per-image", "8", "--procedural", "3", "--live-dev", "none", "--content-labels", "0.5"]))
+    assert recipe == DemoRecipe("d", "c.txt", 32, 2, train_crops_per_image=8, procedural=3, live_dev="none",
+                                content_weight=0.5)
+    run_dir = tmp_path / "float32_seed0"
+    spec = json.loads(child_run(recipe, run_dir, ["training.seed=0"]).command[-1])
+    assert DemoRecipe(**spec.pop("recipe")) == recipe  # as asna.studies.seed_run reads it
+    assert spec == {"run_dir": str(run_dir), "overrides": ["training.seed=0"], "parent": os.getpid()}
+
+
 @pytest.fixture(scope="module")
 def small_built_in(tmp_path_factory) -> Path:
     """The built-in set at 32 px, one crop a photograph, two distortion types, small full-resolution folders."""
@@ -154,6 +176,11 @@ def small_built_in(tmp_path_factory) -> Path:
         synthetic.create_synthetic(folder, image_size=32, crops_per_image=1, seed=0, train_crops_per_image=1,
                                    type_ids=SMALL_TYPES, workers=2, full=True)
     return folder
+
+
+def small_recipe(data_dir: Path) -> DemoRecipe:
+    """The recipe of :func:`small_built_in`'s set: 32 px, one crop a photograph, training ones too."""
+    return DemoRecipe(str(data_dir), "configs/attention_synthetic.txt", 32, 1, train_crops_per_image=1)
 
 
 @pytest.fixture
@@ -172,8 +199,7 @@ def small_children(small_built_in, monkeypatch) -> Path:
 def test_runs_side_by_side_train_in_child_processes_and_are_summarised_as_before(tmp_path, small_children,
                                                                                   capsys):
     out = tmp_path / "study"
-    summary = run_study(str(small_children), str(out), "configs/attention_synthetic.txt", 32, 1, 2, ["float32"],
-                        TINY, "study", 1, jobs=2)
+    summary = run_study(small_recipe(small_children), str(out), 2, ["float32"], TINY, "study", jobs=2)
     printed = capsys.readouterr().out
     assert "using the existing" in printed  # the set was there: nothing rebuilt
     for seed in (0, 1):
@@ -194,8 +220,8 @@ def test_a_failing_child_run_ends_the_study_in_one_line_naming_its_folder_and_lo
 
     out = tmp_path / "study"
     with pytest.raises(UserError) as raised:
-        run_study(str(small_children), str(out), "configs/attention_synthetic.txt", 32, 1, 2, ["float32"],
-                  [*TINY, "training.no_such_key=1"], "study", 1, jobs=2)
+        run_study(small_recipe(small_children), str(out), 2, ["float32"], [*TINY, "training.no_such_key=1"],
+                  "study", jobs=2)
     run = out / "float32_seed0"
     message = str(raised.value)
     assert "\n" not in message

@@ -41,32 +41,9 @@ from asna.data.layout import decode_strings, open_pairs, read_rows
 from asna.evaluation import DEFAULT_FIT
 from asna.evaluation.per_type import wins_line
 from asna.evaluation.report import BY_TYPE, METHODS, SHORT_NAMES
+from asna.studies.recipe import DemoRecipe
 
 COPYRIGHT = "COPYRIGHT.txt"  # a rated folder's notice, copied beside every file that copies its labels
-
-
-def add_demo_arguments(parser) -> None:
-    """The options ``demo.py`` and ``benchmarks/demo_seeds.py`` share: data, config, sizes, overrides."""
-    parser.add_argument("--data-dir", default="data/synthetic", help="where the built-in set is made or reused")
-    parser.add_argument("--config", default="configs/attention_synthetic.txt", help="training config")
-    parser.add_argument("--image-size", type=int, default=64, help="image side for data and network")
-    parser.add_argument("--crops-per-image", type=int, default=4,
-                        help="reference crops per validation/test photograph")
-    parser.add_argument("--train-crops-per-image", type=int, default=None,
-                        help="reference crops per training photograph (default: 4 x --crops-per-image)")
-    parser.add_argument("--procedural", type=int, default=0, metavar="N",
-                        help="add N procedural images (dead leaves, textured leaves) to the training photographs; "
-                             "validation and test stay photographs only (docs/data.md#procedural-training-images); "
-                             "default 0")
-    parser.add_argument("--live-dev", default=None, metavar="DIR",
-                        help="the human-rated development folder (Ref/, Dis/, labels.txt); 'none' skips it "
-                             "(default: $ASNA_LIVE_DEV, else ../shared/real/live_dev when it is there)")
-    parser.add_argument("--content-labels", type=float, default=0.0, metavar="W",
-                        help="train and choose the epoch on labels that vary with content: each condition's "
-                             "mean plus W x HaarPSI's within-condition deviation (docs/data.md#content-aware-labels); "
-                             "copies of train and val made once beside them; 0 (default): KADID's means")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override a training config value (repeatable)")
 
 
 def step(message: str) -> None:
@@ -123,6 +100,13 @@ def build_data(data_dir: Path, image_size: int, crops_per_image: int, seed: int,
                                         progress=progress):
         print(f"{folder.line()} -> {folder.path}/")
     return files
+
+
+def recipe_files(recipe: DemoRecipe, seed: int) -> dict[str, Path]:
+    """The files a run of ``recipe`` reads: the built-in set made or reused (:func:`build_data`, data set
+    ``seed``), train and val swapped for their content-aware copies when it asks (:func:`training_files`)."""
+    return training_files(build_data(Path(recipe.data_dir), recipe.image_size, recipe.crops_per_image, seed,
+                                     recipe.train_crops_per_image, recipe.procedural), recipe.content_weight)
 
 
 def export_challenge_folder(data_file: Path, folder: Path) -> Path:
@@ -309,36 +293,30 @@ def train_or_continue(config, keep_run: bool) -> Path:
     return train("attention", config, resume=resume, overwrite=not resume)
 
 
-def run_demo(data_dir: str, out_dir: str, config_path: str, image_size: int, crops_per_image: int,
-             seed: int, overrides: list[str], train_crops_per_image: int | None = None,
-             keep_run: bool = False, live_dev: str | None = None, content_weight: float = 0.0,
-             procedural: int = 0) -> dict:
+def run_demo(recipe: DemoRecipe, out_dir: str, seed: int, overrides: list[str], keep_run: bool = False) -> dict:
     """Every step of ``make demo``; returns the metrics report (test, with the other sets beside it).
 
-    ``metrics.json`` is written last, so its presence means the run finished.
-    ``keep_run`` continues a training run already in ``out_dir`` instead of
-    starting it again (:func:`train_or_continue`); ``live_dev``: the
-    ``--live-dev`` option (:func:`asna.data.human_rated.live_dev_folder`);
-    ``content_weight``: ``--content-labels`` (:func:`training_files`); ``procedural``: ``--procedural``
-    (:func:`build_data`).
+    ``seed``: the built-in set's (``--seed``); ``overrides``: the training
+    config's (``--set``). ``metrics.json`` is written last, so its presence
+    means the run finished. ``keep_run`` continues a training run already in
+    ``out_dir`` instead of starting it again (:func:`train_or_continue`).
     """
     from asna.data.human_rated import live_dev_folder
     from asna.evaluation.report import write_json
 
     started = time.perf_counter()
     out = Path(out_dir)
-    human, note = live_dev_folder(live_dev)
+    human, note = live_dev_folder(recipe.live_dev)
     if note:
         print(note)
-    sets = reported_sets(Path(data_dir), human)
+    sets = reported_sets(Path(recipe.data_dir), human)
     total = len(sets) + 3
-    step(f"1/{total} built-in data set ({image_size} x {image_size}) in {data_dir}")
-    files = training_files(build_data(Path(data_dir), image_size, crops_per_image, seed, train_crops_per_image,
-                                      procedural), content_weight)
-    step(f"2/{total} training the attention network from {config_path} (best epoch chosen on validation)")
-    config = load_config(config_path, [f"data.train='{files['train']}'", f"data.val='{files['val']}'",
-                                       f"model.image_size={image_size}",
-                                       f"training.model_path='{out / 'model.keras'}'", *overrides])
+    step(f"1/{total} built-in data set ({recipe.image_size} x {recipe.image_size}) in {recipe.data_dir}")
+    files = recipe_files(recipe, seed)
+    step(f"2/{total} training the attention network from {recipe.config_path} (best epoch chosen on validation)")
+    config = load_config(recipe.config_path, [f"data.train='{files['train']}'", f"data.val='{files['val']}'",
+                                              f"model.image_size={recipe.image_size}",
+                                              f"training.model_path='{out / 'model.keras'}'", *overrides])
     model = train_or_continue(config, keep_run)
     main, *others = sets
     reports = {}

@@ -1,7 +1,8 @@
 """One run of a seed study in a process of its own, started by ``run_study(..., jobs=N)``.
 
 Internal: ``python -m asna.studies.seed_run SPEC``, SPEC the JSON of
-:func:`asna.studies.seed_study.train_run`'s arguments plus ``parent``, the
+:func:`asna.studies.seed_study.train_run`'s arguments (``recipe``, the
+:class:`~asna.studies.recipe.DemoRecipe`'s fields) plus ``parent``, the
 study's process id. Runs side by side share the CPUs, so TensorFlow's thread
 counts come from ``TF_NUM_INTRAOP_THREADS`` and ``TF_NUM_INTEROP_THREADS``
 (the study sets them to its share) and are applied before any op runs. Ctrl-C
@@ -34,6 +35,7 @@ def thread_count(name: str) -> int | None:
 def main() -> int:
     from asna.data.workers import die_with_parent
     from asna.profiling.throughput import set_threads
+    from asna.studies.recipe import DemoRecipe
     from asna.studies.seed_study import THREAD_VARIABLES, train_run
 
     if len(sys.argv) != 2:
@@ -42,7 +44,7 @@ def main() -> int:
     die_with_parent(spec.pop("parent"), signal.SIGTERM)
     intra_op, inter_op = (thread_count(name) for name in THREAD_VARIABLES)
     set_threads(inter_op, intra_op)
-    train_run(**spec)
+    train_run(DemoRecipe(**spec.pop("recipe")), **spec)
     return 0
 
 

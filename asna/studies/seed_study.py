@@ -27,7 +27,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -36,6 +36,7 @@ from asna.core.paths import atomic_write
 from asna.evaluation.classic import METHODS as BASELINES
 from asna.evaluation.per_type import BY_TYPE, markdown_type_table, mean_sd, runs_mean_sd, type_label, type_order
 from asna.evaluation.report import SHORT_NAMES
+from asna.studies.recipe import DemoRecipe
 
 RESULTS, SUMMARY = "results.csv", "summary.md"
 TYPE_PLOT = "types_{name}.png"  # one per labelled set
@@ -169,9 +170,7 @@ def run_overrides(overrides: Sequence[str], precision: str, seed: int) -> list[s
     return [*overrides, f"training.precision={precision}", f"training.seed={seed}"]
 
 
-def train_run(data_dir: str, run_dir: str, config_path: str, image_size: int, crops_per_image: int,
-              overrides: Sequence[str], train_crops_per_image: int | None = None,
-              live_dev: str | None = None, content_weight: float = 0.0, procedural: int = 0) -> None:
+def train_run(recipe: DemoRecipe, run_dir: str, overrides: Sequence[str]) -> None:
     """One run: the demo into ``run_dir`` (a stopped run continues) and its wall time in ``minutes.txt``.
 
     The study's own process and a child run (``asna.studies.seed_run``) both train through
@@ -180,9 +179,7 @@ def train_run(data_dir: str, run_dir: str, config_path: str, image_size: int, cr
     from asna.studies.demo import run_demo
 
     started = time.perf_counter()
-    run_demo(data_dir, run_dir, config_path, image_size, crops_per_image, 0, list(overrides),
-             train_crops_per_image, keep_run=True, live_dev=live_dev, content_weight=content_weight,
-             procedural=procedural)
+    run_demo(recipe, run_dir, 0, list(overrides), keep_run=True)
     minutes = (time.perf_counter() - started) / 60
     minutes_file = Path(run_dir) / MINUTES
     if not minutes_file.exists():  # an evaluation run again keeps its training's time
@@ -202,14 +199,9 @@ class ChildRun:
         return self.run_dir / CONSOLE_LOG
 
 
-def child_run(data_dir: str, run_dir: Path, config_path: str, image_size: int, crops_per_image: int,
-              overrides: Sequence[str], train_crops_per_image: int | None, live_dev: str | None,
-              content_weight: float = 0.0, procedural: int = 0) -> ChildRun:
+def child_run(recipe: DemoRecipe, run_dir: Path, overrides: Sequence[str]) -> ChildRun:
     """The command that trains one run in a child process (:func:`train_run` there, by ``CHILD_MODULE``)."""
-    spec = {"data_dir": data_dir, "run_dir": str(run_dir), "config_path": config_path, "image_size": image_size,
-            "crops_per_image": crops_per_image, "overrides": list(overrides),
-            "train_crops_per_image": train_crops_per_image, "live_dev": live_dev, "content_weight": content_weight,
-            "procedural": procedural, "parent": os.getpid()}
+    spec = {"recipe": asdict(recipe), "run_dir": str(run_dir), "overrides": list(overrides), "parent": os.getpid()}
     return ChildRun(run_dir.name, run_dir, (sys.executable, "-m", CHILD_MODULE, json.dumps(spec)))
 
 
@@ -337,16 +329,13 @@ def run_side_by_side(children: Sequence[ChildRun], jobs: int, environment: dict[
         raise UserError(line)
 
 
-def run_study(data_dir: str, out_dir: str, config_path: str, image_size: int, crops_per_image: int,
-              seeds: int, precisions: Sequence[str], overrides: Sequence[str], command: str,
-              train_crops_per_image: int | None = None, live_dev: str | None = None, jobs: int = 1,
-              content_weight: float = 0.0, procedural: int = 0) -> Path:
-    """Run the demo for every (precision, seed) not yet done; returns the summary's path.
+def run_study(recipe: DemoRecipe, out_dir: str, seeds: int, precisions: Sequence[str], overrides: Sequence[str],
+              command: str, jobs: int = 1) -> Path:
+    """Run the demo of ``recipe`` for every (precision, seed) not yet done; returns the summary's path.
 
-    ``content_weight``: ``--content-labels`` (``asna.studies.demo.training_files``);
-    ``procedural``: ``--procedural`` (procedural training references, ``asna.data.procedural``).
-    ``live_dev``: the ``--live-dev`` option; the human-rated folder, when found,
-    is a set of every run's report like the others (its baselines included).
+    ``overrides``: the training config's (``--set``), before each run's
+    precision and seed. The human-rated folder (``recipe.live_dev``), when
+    found, is a set of every run's report like the others (its baselines included).
 
     ``jobs``: runs trained at once. 1 trains them one after another in this
     process; more start the unfinished ones as child processes (up to ``jobs``
@@ -360,24 +349,21 @@ def run_study(data_dir: str, out_dir: str, config_path: str, image_size: int, cr
     import pandas as pd
 
     from asna.data.human_rated import live_dev_folder
-    from asna.studies.demo import add_missing_sets, build_data, set_reports, training_files
+    from asna.studies.demo import add_missing_sets, recipe_files, set_reports
 
     if seeds < 1 or not precisions:
         raise UserError(f"--seeds {seeds} --precisions {','.join(precisions)}: need at least one of each")
     if jobs < 1:
         raise UserError(f"--jobs {jobs}: need at least one")
     out = Path(out_dir)
-    human, note = live_dev_folder(live_dev)
+    human, note = live_dev_folder(recipe.live_dev)
     if note:
         print(note)
     plan = [(precision, seed, out / f"{precision}_seed{seed}") for precision in precisions for seed in range(seeds)]
-    children = [child_run(data_dir, run_dir, config_path, image_size, crops_per_image,
-                          run_overrides(overrides, precision, seed), train_crops_per_image, live_dev,
-                          content_weight, procedural)
+    children = [child_run(recipe, run_dir, run_overrides(overrides, precision, seed))
                 for precision, seed, run_dir in plan if not (run_dir / "metrics.json").exists()]
     if jobs > 1 and children:
-        training_files(build_data(Path(data_dir), image_size, crops_per_image, 0, train_crops_per_image,
-                                  procedural), content_weight)  # made once, before the runs that read them start
+        recipe_files(recipe, 0)  # made once, before the runs that read them start
         environment = child_environment(min(jobs, len(children)))
         print(f"\n##### {len(children)} run(s), {min(jobs, len(children))} at a time, "
               f"{environment[THREAD_VARIABLES[0]]} TensorFlow thread(s) each", flush=True)
@@ -387,11 +373,9 @@ def run_study(data_dir: str, out_dir: str, config_path: str, image_size: int, cr
     for precision, seed, run_dir in plan:
         if not (run_dir / "metrics.json").exists():
             print(f"\n##### {precision}, training seed {seed} -> {run_dir}", flush=True)
-            train_run(data_dir, str(run_dir), config_path, image_size, crops_per_image,
-                      run_overrides(overrides, precision, seed), train_crops_per_image, live_dev, content_weight,
-                      procedural)
+            train_run(recipe, str(run_dir), run_overrides(overrides, precision, seed))
         elif human is not None and run_dir not in fresh:
-            add_missing_sets(run_dir, Path(data_dir), human)
+            add_missing_sets(run_dir, Path(recipe.data_dir), human)
         minutes_file = run_dir / MINUTES
         minutes = float(minutes_file.read_text()) if minutes_file.exists() else float("nan")
         reports = set_reports(json.loads((run_dir / "metrics.json").read_text()))
