@@ -14,6 +14,7 @@ second, before the models load):
 * ``folders`` — challenge-style folders (``Ref/A0001.bmp``, ``Dis/A0001_TT_LL.bmp``) and label files;
 * ``report``  — metrics per method, the table, JSON, CSV and scatter plot;
 * ``per_type`` — each method's SRCC per distortion type: its table, JSON block and bar plot;
+* ``per_reference`` — each method's SRCC within every reference and its offset, from a predictions CSV;
 * ``quality_map`` — a pair's local scores at the image's size (what its score is pooled from);
 * ``map_figure`` — a quality map drawn over the distorted image, worse = warmer;
 * ``html_report`` — the labelled-set report as one self-contained HTML page.
