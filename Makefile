@@ -31,9 +31,9 @@ demo: venv
 	$(PYTHON) demo.py --data-dir $(DATA_DIR) --out $(DEMO_DIR) --config configs/attention_synthetic_gms.txt --content-labels 1
 
 model: venv
-	$(PYTHON) benchmarks/demo_seeds.py --config configs/attention_built_in_gms.txt --data-dir data/synthetic_built_in \
-		--train-crops-per-image 64 --content-labels 1 --seeds 3 --jobs 3 --out runs/built_in_gms_seeds
-	$(PYTHON) ship_model.py --study runs/built_in_gms_seeds --out models
+	$(PYTHON) benchmarks/demo_seeds.py --config configs/attention_built_in_gms.txt --data-dir data/synthetic_built_in_proc10 \
+		--train-crops-per-image 64 --procedural 10 --content-labels 1 --seeds 3 --jobs 3 --out runs/built_in_gms_proc_seeds
+	$(PYTHON) ship_model.py --study runs/built_in_gms_proc_seeds --out models
 
 clean-demo:
 	rm -rf $(DEMO_DIR)

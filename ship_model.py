@@ -19,14 +19,14 @@ quiet_tensorflow()  # before anything imports TensorFlow
 from asna.core.errors import run_cli  # noqa: E402
 
 MAKE_MODEL = ("python benchmarks/demo_seeds.py --config configs/attention_built_in_gms.txt "
-              "--data-dir data/synthetic_built_in --train-crops-per-image 64 --content-labels 1 --seeds 3 --jobs 3 "
-              "--out runs/built_in_gms_seeds")
+              "--data-dir data/synthetic_built_in_proc10 --train-crops-per-image 64 --procedural 10 --content-labels 1 "
+              "--seeds 3 --jobs 3 --out runs/built_in_gms_proc_seeds")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--study", default="runs/built_in_gms_seeds",
-                        help="seed study folder (default runs/built_in_gms_seeds, make model's)")
+    parser.add_argument("--study", default="runs/built_in_gms_proc_seeds",
+                        help="seed study folder (default runs/built_in_gms_proc_seeds, make model's)")
     parser.add_argument("--out", default="models", help="where the model and its card go (default models)")
     parser.add_argument("--command", default=MAKE_MODEL, help="the training command the card names")
     parser.add_argument("--live-dev", default=None, metavar="DIR",

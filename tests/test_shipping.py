@@ -59,6 +59,7 @@ def test_ship_copies_the_chosen_seed_and_writes_a_card(study, tmp_path):
     assert "Command: `make model`" in card and "training seed 1" in card
     assert "| full | 0.8300 | 0.8400 ± 0.0100 | 0.8000 | 0.8200 |" in card
     assert "01 gaussian blur" in card and "What it is not" in card and "head = pooled" in card
+    assert "(fully convolutional), trained on the built-in synthetic set" in card  # no classic map in its config
     assert not list(out.glob("*.partial*"))
 
 
@@ -111,3 +112,26 @@ def test_the_card_describes_live_dev_when_the_study_reports_it(study, tmp_path):
     assert "| live_dev | 0.9000 | 0.9000 ± 0.0000 | 0.8000 | 0.8200 |" in text
     assert "live_dev: people's ratings (minus DMOS) of LIVE photographs" in text
     assert "### live_dev, per distortion type (this seed)" in text
+
+
+def test_the_card_says_what_the_shipped_seed_trained_on_from_its_training_file(study, tmp_path):
+    import h5py
+
+    train = tmp_path / "synthetic_train_content_w1.h5"
+    with h5py.File(train, "w") as handle:
+        handle.attrs["photographs"] = json.dumps(["astronaut", "brick", "leaves_00", "texture_01"])
+        handle.attrs["options"] = json.dumps({"image_size": 64, "procedural": 2})
+        handle.attrs["labels"] = "content-aware: haarpsi, weight 1, across 0"
+    (study / "auto_seed1" / "config.txt").write_text(f"[data]\ntrain = '{train}'\n\n[model]\nhead = pooled\n"
+                                                   "classic_map = 'gms'\n")
+    ship(study, tmp_path / "models", "make model")
+    card = (tmp_path / "models" / "README.md").read_text()
+    assert "(fully convolutional), GMSD's gradient-similarity map beside its features" in card
+    assert ("moved within each condition by a classic metric (content-aware: haarpsi, weight 1, across 0, "
+            "docs/data.md#content-aware-labels), given to synthetic distortions of 2 training photographs that "
+            "come with scikit-image and 2 procedural images (dead leaves, textured leaves)") in card
+    train.unlink()  # the file gone (a card made on another machine): the plain recipe's sentence
+    ship(study, tmp_path / "models2", "make model")
+    plain = (tmp_path / "models2" / "README.md").read_text()
+    assert "KADID-10k's mean opinion score per (distortion type, level), given to synthetic distortions of 10 " \
+           "training photographs that come with scikit-image; 3 more" in plain

@@ -122,17 +122,48 @@ def _type_lines(report: dict) -> list[str]:
     return markdown_type_table(rows, columns, decimals=3)
 
 
+def training_data(config_file: Path) -> str:
+    """What the shipped seed trained on, read from the training file its config names: the labels, the
+    photographs and any procedural images. The plain recipe's sentence when either is not here."""
+    import ast
+    import configparser
+
+    import h5py
+
+    plain = ("its labels are KADID-10k's mean opinion score per (distortion type, level), given to synthetic "
+             "distortions of 10 training photographs that come with scikit-image; 3 more chose the epoch and "
+             "4 others are the test photographs.")
+    parser = configparser.ConfigParser()
+    try:
+        parser.read_string(config_file.read_text())
+        with h5py.File(ast.literal_eval(parser["data"]["train"]), "r") as handle:
+            photographs = json.loads(handle.attrs["photographs"])
+            procedural = int(json.loads(handle.attrs["options"]).get("procedural", 0))
+            note = handle.attrs.get("labels")
+    except (OSError, KeyError, ValueError, SyntaxError, configparser.Error):
+        return plain
+    labels = ("KADID-10k's mean opinion score per (distortion type, level)"
+              + (f", moved within each condition by a classic metric ({note}, docs/data.md#content-aware-labels)"
+                 if note else ""))
+    images = (f"{len(photographs) - procedural} training photographs that come with scikit-image"
+              + (f" and {procedural} procedural images (dead leaves, textured leaves)" if procedural else ""))
+    return (f"its labels are {labels}, given to synthetic distortions of {images}; 3 more photographs chose "
+            "the epoch and 4 others are the test photographs.")
+
+
 def model_card(runs: list[SeedRun], chosen: SeedRun, check: list[str], command: str, forced: bool) -> str:
     """The card beside the shipped model: what it is, how it was made, its figures, what it is not."""
     config = (chosen.folder / "config.txt").read_text() if (chosen.folder / "config.txt").is_file() else ""
     sets = list(chosen.reports)
     lines = [f"# {MODEL_NAME}: the model shipped with the project", "",
-             "The attention Siamese-difference network with the pooled head (fully convolutional), trained "
-             "on the built-in synthetic set. The evaluation scripts and `asna.load_metric()` use it when no "
+             "The attention Siamese-difference network with the pooled head (fully convolutional)"
+             + (", GMSD's gradient-similarity map beside its features (`classic_map = gms`, docs/networks.md)"
+                if "classic_map = 'gms'" in config else "") + ", trained on the built-in synthetic set. "
+             "The evaluation scripts and `asna.load_metric()` use it when no "
              "`--models` / `models=` is given; by default they cut a photograph into tiles of the network's "
-             "size and pool the tile scores by the worse half (`--fit whole` feeds it whole, which scored "
-             "lower on the test photographs). Scores are on the built-in set's MOS scale (KADID-10k's "
-             "per-condition means, 1-5): higher is better.", "",
+             "size and pool the tile scores by the worse half (`--fit whole` feeds it whole; "
+             "docs/benchmarks.md#tile-pooling compares the two). Scores are on the built-in set's MOS scale "
+             "(KADID-10k's per-condition means, 1-5): higher is better.", "",
              "## How it was made", "",
              f"Command: `{command}` (three training seeds, then `python ship_model.py`). "
              f"Shipped: training seed {chosen.seed}, the best validation SRCC ({chosen.val_srcc:.4f}) of the "
@@ -162,9 +193,7 @@ def model_card(runs: list[SeedRun], chosen: SeedRun, check: list[str], command: 
         if table:
             lines += [f"### {name}, per distortion type (this seed)", "", *table, ""]
     lines += ["## What it is not", "",
-              "* It never saw a human rating of a real photograph: its labels are KADID-10k's mean opinion "
-              "score per (distortion type, level), given to synthetic distortions of 10 training photographs "
-              "that come with scikit-image (3 more chose the epoch, 4 others are the test photographs).",
+              f"* It never saw a human rating of a real photograph: {training_data(chosen.folder / 'config.txt')}",
               "* Its test photographs are four, its distortions the 25 KADID types at five levels: figures on "
               "other content, other distortions (real camera noise, GAN artefacts) or other label scales "
               "are not claims this card makes.",
