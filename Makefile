@@ -25,7 +25,7 @@ $(VENV)/.installed: requirements.txt requirements-test.txt
 	touch $@
 
 test: venv
-	$(PYTHON) -m pytest tests -q -n 2 --dist loadfile --durations=15
+	$(PYTHON) -m pytest tests -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 demo: venv
 	$(PYTHON) demo.py --data-dir $(DATA_DIR) --out $(DEMO_DIR) --config configs/attention_synthetic_gms.txt --content-labels 1
