@@ -22,9 +22,10 @@ import os
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
+from asna.core import metrics
 from asna.core.errors import UserError
+from asna.evaluation.per_type import PairTypes, type_blocks
 from asna.evaluation.report import METHODS, ROW_NAMES, oriented
 
 
@@ -48,7 +49,7 @@ def within_reference_ranks(references: np.ndarray, values: np.ndarray) -> np.nda
     ranks = np.empty(len(values), np.float64)
     for reference in np.unique(references):
         chosen = references == reference
-        ranks[chosen] = stats.rankdata(values[chosen])
+        ranks[chosen] = metrics.average_ranks(values[chosen])
     return ranks
 
 
@@ -59,21 +60,21 @@ def standardised(values: np.ndarray) -> np.ndarray:
 
 
 def per_reference(references: np.ndarray, labels: np.ndarray, methods: dict[str, np.ndarray]) -> dict[str, dict]:
-    """``{method: {pooled, within, references: {name: {pairs, srcc, offset}}}}`` (see the module's docstring)."""
-    names = sorted(np.unique(references))
+    """``{method: {pooled, within, references: {name: {pairs, srcc, offset}}}}`` (see the module's docstring).
+
+    Each reference's SRCC is the per-type figure's (``asna.evaluation.per_type``), the reference in the type's place.
+    """
+    groups = type_blocks(labels, methods, PairTypes(list(references)))
     label_z = standardised(labels)
     report = {}
     for method, values in methods.items():
         value_z = standardised(values)
-        rows = {}
-        for name in names:
-            chosen = references == name
-            rows[name] = {"pairs": int(chosen.sum()),
-                          "srcc": float(stats.spearmanr(labels[chosen], values[chosen])[0]),
-                          "offset": float(value_z[chosen].mean() - label_z[chosen].mean())}
+        rows = {name: {"pairs": block["pairs"], "srcc": block[method],
+                       "offset": float(value_z[references == name].mean() - label_z[references == name].mean())}
+                for name, block in groups.items()}
         report[ROW_NAMES.get(method, method)] = {
-            "pooled": float(stats.spearmanr(labels, values)[0]),
-            "within": float(stats.spearmanr(labels, within_reference_ranks(references, values))[0]),
+            "pooled": metrics.srcc(labels, values),
+            "within": metrics.srcc(labels, within_reference_ranks(references, values)),
             "references": rows}
     return report
 
