@@ -18,11 +18,15 @@ import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from asna.core.errors import UserError
 from asna.core.paths import atomic_write, refuse_overlaps, sidecar_path
 from asna.evaluation.per_type import BY_TYPE, markdown_type_table, mean_sd, type_order
 from asna.evaluation.report import SHORT_NAMES
+
+if TYPE_CHECKING:
+    from asna.core.config import Config
 
 RIVALS = ("gmsd", "haarpsi")  # the strongest simple formulas on the built-in set
 HUMAN_SETS = ("live_dev",)  # rated by people: the bar is the model shipped now; the rivals are the aim
@@ -122,25 +126,23 @@ def _type_lines(report: dict) -> list[str]:
     return markdown_type_table(rows, columns, decimals=3)
 
 
-def training_data(config_file: Path) -> str:
-    """What the shipped seed trained on, read from the training file its config names: the labels, the
-    photographs and any procedural images. The plain recipe's sentence when either is not here."""
-    import ast
-    import configparser
-
+def training_data(config: Config | None) -> str:
+    """What the shipped seed trained on, read from the training file its resolved config names: the
+    labels, the photographs and any procedural images. The plain recipe's sentence when the config or
+    the file is not here."""
     import h5py
 
     plain = ("its labels are KADID-10k's mean opinion score per (distortion type, level), given to synthetic "
              "distortions of 10 training photographs that come with scikit-image; 3 more chose the epoch and "
              "4 others are the test photographs.")
-    parser = configparser.ConfigParser()
+    if config is None:
+        return plain
     try:
-        parser.read_string(config_file.read_text())
-        with h5py.File(ast.literal_eval(parser["data"]["train"]), "r") as handle:
+        with h5py.File(config.data.train, "r") as handle:
             photographs = json.loads(handle.attrs["photographs"])
             procedural = int(json.loads(handle.attrs["options"]).get("procedural", 0))
             note = handle.attrs.get("labels")
-    except (OSError, KeyError, ValueError, SyntaxError, configparser.Error):
+    except (OSError, KeyError, ValueError):
         return plain
     labels = ("KADID-10k's mean opinion score per (distortion type, level)"
               + (f", moved within each condition by a classic metric ({note}, docs/data.md#content-aware-labels)"
@@ -151,14 +153,26 @@ def training_data(config_file: Path) -> str:
             "the epoch and 4 others are the test photographs.")
 
 
+def run_config(folder: Path) -> Config | None:
+    """The resolved config a run saved (``config.txt``), or None when it has none or it does not read."""
+    from asna.core.config import load_config
+
+    try:
+        return load_config(folder / "config.txt")
+    except UserError:
+        return None
+
+
 def model_card(runs: list[SeedRun], chosen: SeedRun, check: list[str], command: str, forced: bool) -> str:
     """The card beside the shipped model: what it is, how it was made, its figures, what it is not."""
     config = (chosen.folder / "config.txt").read_text() if (chosen.folder / "config.txt").is_file() else ""
+    resolved = run_config(chosen.folder)
     sets = list(chosen.reports)
     lines = [f"# {MODEL_NAME}: the model shipped with the project", "",
              "The attention Siamese-difference network with the pooled head (fully convolutional)"
              + (", GMSD's gradient-similarity map beside its features (`classic_map = gms`, docs/networks.md)"
-                if "classic_map = 'gms'" in config else "") + ", trained on the built-in synthetic set. "
+                if resolved is not None and resolved.model.classic_map == "gms" else "")
+             + ", trained on the built-in synthetic set. "
              "The evaluation scripts and `asna.load_metric()` use it when no "
              "`--models` / `models=` is given; by default they cut a photograph into tiles of the network's "
              "size and pool the tile scores by the worse half (`--fit whole` feeds it whole; "
@@ -193,7 +207,7 @@ def model_card(runs: list[SeedRun], chosen: SeedRun, check: list[str], command: 
         if table:
             lines += [f"### {name}, per distortion type (this seed)", "", *table, ""]
     lines += ["## What it is not", "",
-              f"* It never saw a human rating of a real photograph: {training_data(chosen.folder / 'config.txt')}",
+              f"* It never saw a human rating of a real photograph: {training_data(resolved)}",
               "* Its test photographs are four, its distortions the 25 KADID types at five levels: figures on "
               "other content, other distortions (real camera noise, GAN artefacts) or other label scales "
               "are not claims this card makes.",
