@@ -30,6 +30,12 @@ def resolve_repo_path(path: str) -> str:
     return str(in_repo) if in_repo.exists() else path
 
 
+def _partial_name(path: Path, mark: str) -> str:
+    """``.<base>.<mark>.<suffixes>``: every suffix kept, so writers that pick a format from the name still work."""
+    base, dot, suffixes = path.name.lstrip(".").partition(".")
+    return f".{base}.{mark}" + (f".{suffixes}" if dot else "")
+
+
 def temporary_name(path: Path) -> Path:
     """A hidden name of this writer's own to write ``path`` under: ``.model.partial-<pid>-<hex>.keras``.
 
@@ -38,15 +44,12 @@ def temporary_name(path: Path) -> Path:
     part make the name differ between writers, so two processes writing the same file at once
     each publish a complete file (the last rename wins) instead of writing into one another's.
     """
-    base, dot, suffixes = path.name.lstrip(".").partition(".")
-    mark = f"partial-{os.getpid()}-{secrets.token_hex(4)}"
-    return path.with_name(f".{base}.{mark}" + (f".{suffixes}" if dot else ""))
+    return path.with_name(_partial_name(path, f"partial-{os.getpid()}-{secrets.token_hex(4)}"))
 
 
 def temporary_pattern(path: Path) -> str:
     """The glob pattern (in ``path``'s folder) of every temporary name ``temporary_name`` gives ``path``."""
-    base, dot, suffixes = path.name.lstrip(".").partition(".")
-    return f".{base}.partial-*" + (f".{suffixes}" if dot else "")
+    return _partial_name(path, "partial-*")
 
 
 def fsync_file(path: str | os.PathLike) -> None:
