@@ -10,7 +10,8 @@ type; runs made before a set existed leave its cells empty). Runs already finish
 (their metrics.json exists) are kept, so an interrupted study resumes. With
 --jobs N the runs train side by side, N at a time, each in a process of its own
 writing OUT/<precision>_seed<k>/console.log (make model's three seeds of the
-built-in model, on a 2-core CPU: about an hour side by side, 100 min one after another).
+built-in model, on a 2-core CPU: 62 min side by side, data included; one after another,
+about three times a seed's 30-35 min alone, an estimate, not a timed run).
 
 Example: python benchmarks/demo_seeds.py --seeds 3 --precisions mixed_bfloat16,float32 --jobs 2
 """

@@ -8,7 +8,7 @@ deviations over the set (asna/evaluation/per_reference.py). On the built-in sets
 not depend on the photograph, a method can lead within every photograph and trail on the pool.
 Several CSVs (a seed study's runs): a table each, then the model's mean and sd over them.
 
-Example: python benchmarks/per_reference.py runs/built_in_gms_seeds/auto_seed*/full_predictions.csv
+Example: python benchmarks/per_reference.py runs/built_in_gms_proc_seeds/auto_seed*/full_predictions.csv
 """
 
 import argparse
