@@ -46,8 +46,8 @@ def main() -> int:
     parser.add_argument("--out", default="runs/demo_seeds", help="output folder (default runs/demo_seeds)")
     parser.add_argument("--jobs", type=positive_int, default=1, metavar="N",
                         help="runs trained at once, each in a process of its own with TensorFlow threads of "
-                             "CPUs // N and its output in its folder's console.log; the data set is built "
-                             "first, once (default 1: one after another, in this process)")
+                             "CPUs // N and its output in its folder's console.log; the data set and the classic "
+                             "metrics' scores are made first, once (default 1: one after another, in this process)")
     add_demo_arguments(parser)
     arguments = parser.parse_args()
     from asna.studies.seed_study import run_study

@@ -208,6 +208,8 @@ def test_runs_side_by_side_train_in_child_processes_and_are_summarised_as_before
         log = (run / "console.log").read_text()
         assert "training.seed=" in log and "demo finished in" in log  # the child's own output, in its folder
         assert "reused (options match)" in log and "distorting" not in log
+        for cached in ("synthetic_test.h5.json", "full_test.json"):  # computed once, before the runs started
+            assert f"classic metrics' scores from {small_children / '.classic_scores' / cached}" in log
         assert f"started float32_seed{seed} (pid " in printed and f"finished float32_seed{seed} in " in printed
     assert "2 run(s), 2 at a time, 1 TensorFlow thread(s) each" in printed  # this machine's 2 CPUs, halved
     table = pd.read_csv(out / "results.csv")

@@ -324,11 +324,9 @@ def score_set(scorer, data: LabelledSet, tta: str, fit: str,
     """
     from tqdm import tqdm
 
-    from asna.evaluation import classic_cache as cache
     from asna.evaluation.classic import METHODS as CLASSIC, classic_scores_for_pairs
 
-    stamp = cache.fingerprint(data.names, data.files) if classic_cache else ""
-    cached = cache.read_cache(Path(classic_cache), stamp, CLASSIC) if classic_cache else None
+    stamp, cached = cached_classic(data, classic_cache)
     columns: dict[str, list[np.ndarray]] = {method: [] for method in METHODS}
     done = 0
     with tqdm(total=len(data.names), unit="pair", disable=None) as bar:
@@ -347,9 +345,48 @@ def score_set(scorer, data: LabelledSet, tta: str, fit: str,
         print(f"classic metrics' scores from {classic_cache} (the set is unchanged)")
         return {"model": np.concatenate(columns["model"]), **cached}
     scores = {method: np.concatenate(values) for method, values in columns.items()}
+    keep_classic(classic_cache, stamp, scores)
+    return scores
+
+
+def cached_classic(data: LabelledSet, classic_cache: str | os.PathLike | None
+                   ) -> tuple[str, dict[str, np.ndarray] | None]:
+    """``data``'s fingerprint as it is now (before it is read) and the classic scores ``classic_cache``
+    keeps for it, or None."""
+    from asna.evaluation import classic_cache as cache
+    from asna.evaluation.classic import METHODS as CLASSIC
+
+    if not classic_cache:
+        return "", None
+    stamp = cache.fingerprint(data.names, data.files)
+    return stamp, cache.read_cache(Path(classic_cache), stamp, CLASSIC)
+
+
+def keep_classic(classic_cache: str | os.PathLike | None, stamp: str, scores: dict[str, np.ndarray]) -> None:
+    """Write the classic scores among ``scores`` to ``classic_cache`` under ``stamp``, when there is a cache."""
+    from asna.evaluation import classic_cache as cache
+    from asna.evaluation.classic import METHODS as CLASSIC
+
     if classic_cache:
         cache.write_cache(Path(classic_cache), stamp, {method: scores[method] for method in CLASSIC})
-    return scores
+
+
+def fill_classic_cache(data: LabelledSet, classic_cache: str | os.PathLike, batch_size: int = 64) -> bool:
+    """Compute ``data``'s classic scores into ``classic_cache`` unless it holds them; True when computed.
+
+    What :func:`score_set` would compute, without a model: a seed study's parent fills the caches while
+    its runs train, so the runs, which reach their evaluation together, read them instead of each
+    computing them.
+    """
+    from asna.evaluation.classic import METHODS as CLASSIC, classic_scores_for_pairs
+
+    stamp, cached = cached_classic(data, classic_cache)
+    if cached is not None:
+        return False
+    parts = [classic_scores_for_pairs(list(references), list(distorted))
+             for references, distorted in data.batches(batch_size)]
+    keep_classic(classic_cache, stamp, {method: np.concatenate([part[method] for part in parts]) for method in CLASSIC})
+    return True
 
 
 def per_pair_columns(data: LabelledSet, predictions: dict[str, np.ndarray]) -> dict[str, Sequence]:

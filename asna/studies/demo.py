@@ -178,6 +178,21 @@ class ReportedSet:
                            type_names=None if self.data is not None else self.type_names,
                            classic_cache=str(self.classic_cache()), html_path=str(out / f"{prefix}report.html"))
 
+    def labelled_set(self):
+        """The set's pairs as the report reads them (``asna.evaluation.report.LabelledSet``)."""
+        from asna.evaluation.report import folder_set, hdf5_set
+
+        if self.data is not None:
+            return hdf5_set(self.data)
+        return folder_set(str(self.folder / "Ref"), str(self.folder / "Dis"), str(self.folder / "labels.txt"),
+                          self.type_names)
+
+    def fill_classic_cache(self) -> bool:
+        """Compute the set's classic scores into :meth:`classic_cache` unless they are there; True when computed."""
+        from asna.evaluation.report import fill_classic_cache
+
+        return fill_classic_cache(self.labelled_set(), self.classic_cache())
+
     def classic_cache(self) -> Path:
         """Where the set's classic scores are kept between runs: beside the set, in the data folder."""
         where = self.data if self.data is not None else self.folder

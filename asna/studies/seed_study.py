@@ -13,8 +13,9 @@ every run.
 
 The runs train one after another in this process, or (``jobs`` > 1) side by
 side, each in a child process (``asna.studies.seed_run``) with its share of the
-CPUs: on a 2-core CPU three seeds of the built-in model take about 100 min one
-after another and under an hour side by side. The summary is the same either way.
+CPUs: on a 2-core CPU three seeds of the built-in model took 62 min side by side,
+the data included (one after another: about three times one seed alone, an estimate).
+The summary is the same either way.
 """
 
 from __future__ import annotations
@@ -329,6 +330,18 @@ def run_side_by_side(children: Sequence[ChildRun], jobs: int, environment: dict[
         raise UserError(line)
 
 
+def fill_classic_caches(sets: dict) -> None:
+    """Compute the classic scores of every reported set (``asna.studies.demo.ReportedSet``) into its cache.
+
+    Runs side by side reach their evaluation together, so each would compute them (on the built-in
+    model's full-resolution folder, minutes of CPU a run); done once before they start, every run
+    reads them. A set that cannot be read fails here, before any training, not after it.
+    """
+    computed = [name for name, reported in sets.items() if reported.fill_classic_cache()]
+    if computed:
+        print(f"classic scores of {', '.join(computed)} computed once for every run", flush=True)
+
+
 def run_study(recipe: DemoRecipe, out_dir: str, seeds: int, precisions: Sequence[str], overrides: Sequence[str],
               command: str, jobs: int = 1) -> Path:
     """Run the demo of ``recipe`` for every (precision, seed) not yet done; returns the summary's path.
@@ -339,8 +352,9 @@ def run_study(recipe: DemoRecipe, out_dir: str, seeds: int, precisions: Sequence
 
     ``jobs``: runs trained at once. 1 trains them one after another in this
     process; more start the unfinished ones as child processes (up to ``jobs``
-    at a time, :func:`run_side_by_side`), after building the data set here once
-    so that no two children build it, then summarise as before.
+    at a time, :func:`run_side_by_side`), after building the data set and the
+    classic scores' caches here once (:func:`fill_classic_caches`) so that no two
+    children build them, then summarise as before.
 
     A seed killed part-way continues where it stopped (its training resumed, or
     only its evaluation run again). A finished run that lacks ``live_dev`` is
@@ -349,7 +363,7 @@ def run_study(recipe: DemoRecipe, out_dir: str, seeds: int, precisions: Sequence
     import pandas as pd
 
     from asna.data.human_rated import live_dev_folder
-    from asna.studies.demo import add_missing_sets, recipe_files, set_reports
+    from asna.studies.demo import add_missing_sets, recipe_files, reported_sets, set_reports
 
     if seeds < 1 or not precisions:
         raise UserError(f"--seeds {seeds} --precisions {','.join(precisions)}: need at least one of each")
@@ -364,6 +378,7 @@ def run_study(recipe: DemoRecipe, out_dir: str, seeds: int, precisions: Sequence
                 for precision, seed, run_dir in plan if not (run_dir / "metrics.json").exists()]
     if jobs > 1 and children:
         recipe_files(recipe, 0)  # made once, before the runs that read them start
+        fill_classic_caches(reported_sets(Path(recipe.data_dir), human))  # once, not once a run
         environment = child_environment(min(jobs, len(children)))
         print(f"\n##### {len(children)} run(s), {min(jobs, len(children))} at a time, "
               f"{environment[THREAD_VARIABLES[0]]} TensorFlow thread(s) each", flush=True)
